@@ -1,0 +1,234 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Worker is a standalone worker's configuration.
+type Worker struct {
+	// BootstrapServers is empty when the embedded broker should run.
+	BootstrapServers string
+	KeyConverter     Converter
+	ValueConverter   Converter
+	// OffsetsFile is offset.storage.file.filename.
+	OffsetsFile   string
+	FlushInterval time.Duration
+	FlushTimeout  time.Duration
+	PluginPath    []string
+	// Listeners are the REST API's listeners, e.g. http://:8083.
+	Listeners []string
+	// AdminListener is the gRPC admin API's host:port (ferry.admin.listener).
+	AdminListener string
+	// DataDir holds Ferry's own state: connector configs, the embedded
+	// broker's log, plugin sockets (ferry.data.dir).
+	DataDir string
+	// EmbeddedPort is the embedded broker's port; 0 picks a free one.
+	EmbeddedPort int
+	// Producer and Consumer are client settings from producer.* and
+	// consumer.* keys, prefix removed.
+	Producer map[string]string
+	Consumer map[string]string
+	// Raw is every key as given.
+	Raw map[string]string
+}
+
+// Converter names a converter class with its settings (prefix removed).
+type Converter struct {
+	Class  string
+	Config map[string]string
+}
+
+// Error lists every problem with a configuration; each names its key.
+type Error struct {
+	Source   string // file or connector name
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %d configuration error(s): %s", e.Source, len(e.Problems), strings.Join(e.Problems, "; "))
+}
+
+// LoadWorker reads and validates a worker .properties file.
+func LoadWorker(path string) (*Worker, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read worker config: %w", err)
+	}
+	props, err := ParseProperties(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return NewWorker(path, props)
+}
+
+// NewWorker applies defaults to props and validates them; source names the
+// origin in errors.
+func NewWorker(source string, props map[string]string) (*Worker, error) {
+	w := &Worker{Raw: props, Producer: Prefixed(props, "producer."), Consumer: Prefixed(props, "consumer.")}
+	var problems []string
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, key+": "+fmt.Sprintf(format, args...))
+	}
+	w.BootstrapServers = strings.TrimSpace(props["bootstrap.servers"])
+	for _, side := range []string{"key", "value"} {
+		key := side + ".converter"
+		c := Converter{Class: strings.TrimSpace(props[key]), Config: Prefixed(props, key+".")}
+		if c.Class == "" {
+			bad(key, "missing required configuration with no default value")
+		}
+		if side == "key" {
+			w.KeyConverter = c
+		} else {
+			w.ValueConverter = c
+		}
+	}
+	w.OffsetsFile = strings.TrimSpace(props["offset.storage.file.filename"])
+	if w.OffsetsFile == "" {
+		bad("offset.storage.file.filename", "missing required configuration with no default value")
+	}
+	w.FlushInterval = durationMS(props, "offset.flush.interval.ms", 60000, bad)
+	w.FlushTimeout = durationMS(props, "offset.flush.timeout.ms", 5000, bad)
+	w.PluginPath = List(props["plugin.path"])
+	w.Listeners = List(props["listeners"])
+	if _, ok := props["listeners"]; !ok {
+		w.Listeners = []string{"http://:8083"}
+	}
+	for _, l := range w.Listeners {
+		if !strings.HasPrefix(l, "http://") {
+			bad("listeners", "unsupported listener %q: only http:// is supported", l)
+		}
+	}
+	w.AdminListener = strings.TrimSpace(props["ferry.admin.listener"])
+	if _, ok := props["ferry.admin.listener"]; !ok {
+		w.AdminListener = "127.0.0.1:8084"
+	}
+	w.DataDir = strings.TrimSpace(props["ferry.data.dir"])
+	if w.DataDir == "" && w.OffsetsFile != "" {
+		w.DataDir = filepath.Join(filepath.Dir(w.OffsetsFile), "ferry-data")
+	}
+	if p := strings.TrimSpace(props["ferry.embedded.port"]); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			bad("ferry.embedded.port", "invalid port %q", p)
+		}
+		w.EmbeddedPort = n
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Source: source, Problems: problems}
+	}
+	return w, nil
+}
+
+func durationMS(props map[string]string, key string, def int64, bad func(string, string, ...any)) time.Duration {
+	v, ok := props[key]
+	if !ok {
+		return time.Duration(def) * time.Millisecond
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		bad(key, "invalid value %q: expected a non-negative number of milliseconds", v)
+		return 0
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// List splits a comma-separated list, trimming blanks and dropping empties.
+func List(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Prefixed returns the keys starting with prefix, with it removed.
+func Prefixed(props map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range props {
+		if strings.HasPrefix(k, prefix) {
+			out[strings.TrimPrefix(k, prefix)] = v
+		}
+	}
+	return out
+}
+
+// Connector holds the keys every connector has, validated.
+type Connector struct {
+	Name     string
+	Class    string
+	TasksMax int
+	Topics   []string
+	// KeyConverter and ValueConverter override the worker's when set.
+	KeyConverter   *Converter
+	ValueConverter *Converter
+	Raw            map[string]string
+}
+
+// ErrNoName is returned for a connector config without a name.
+var ErrNoName = errors.New("connector config has no name")
+
+// ParseConnector checks the common connector keys of cfg. sink says whether
+// the class is a sink (topics are then required). Every problem is named by
+// key, and all are returned together.
+func ParseConnector(cfg map[string]string, sink bool) (*Connector, []KeyError) {
+	c := &Connector{Raw: cfg, Name: strings.TrimSpace(cfg["name"]), Class: strings.TrimSpace(cfg["connector.class"]), TasksMax: 1}
+	var errs []KeyError
+	if c.Name == "" {
+		errs = append(errs, KeyError{"name", "Missing required configuration \"name\" which has no default value."})
+	}
+	if c.Class == "" {
+		errs = append(errs, KeyError{"connector.class", "Missing required configuration \"connector.class\" which has no default value."})
+	}
+	if v, ok := cfg["tasks.max"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+			errs = append(errs, KeyError{"tasks.max", fmt.Sprintf("Invalid value %s for configuration tasks.max: Not a number of type INT", v)})
+		case n < 1:
+			errs = append(errs, KeyError{"tasks.max", fmt.Sprintf("Invalid value %d for configuration tasks.max: Value must be at least 1", n)})
+		default:
+			c.TasksMax = n
+		}
+	}
+	if sink {
+		c.Topics = List(cfg["topics"])
+		if len(c.Topics) == 0 && strings.TrimSpace(cfg["topics.regex"]) == "" {
+			errs = append(errs, KeyError{"topics", "Must configure one of topics or topics.regex"})
+		}
+		if strings.TrimSpace(cfg["topics.regex"]) != "" {
+			errs = append(errs, KeyError{"topics.regex", "topics.regex is not supported yet; list topics in topics"})
+		}
+	}
+	for _, side := range []string{"key", "value"} {
+		key := side + ".converter"
+		class, ok := cfg[key]
+		if !ok {
+			continue
+		}
+		conv := &Converter{Class: strings.TrimSpace(class), Config: Prefixed(cfg, key+".")}
+		if side == "key" {
+			c.KeyConverter = conv
+		} else {
+			c.ValueConverter = conv
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+	return c, errs
+}
+
+// KeyError is one problem with one configuration key.
+type KeyError struct {
+	Key     string
+	Message string
+}
+
+func (e KeyError) Error() string { return e.Key + ": " + e.Message }

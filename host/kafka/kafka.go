@@ -1,0 +1,251 @@
+// Package kafka is Ferry's only user of the Kafka client
+// (confluent-kafka-go, librdkafka): a producer for source tasks and a
+// consumer for sink tasks, tuned the way Kafka Connect tunes its own.
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Header is a record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is one record read from Kafka.
+type Message struct {
+	Topic         string
+	Partition     int32
+	Offset        int64
+	Key, Value    []byte
+	Headers       []Header
+	Timestamp     time.Time
+	LogAppendTime bool
+}
+
+// TopicPartition is a partition with an offset (the next one to read, for
+// commits).
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// ErrQueueFull is returned by Produce when the local queue is full: drain
+// deliveries, then retry.
+var ErrQueueFull = errors.New("producer queue is full")
+
+func configMap(base map[string]string, overrides map[string]string) *ck.ConfigMap {
+	m := ck.ConfigMap{}
+	for k, v := range base {
+		m[k] = v
+	}
+	for k, v := range overrides {
+		m[k] = v
+	}
+	return &m
+}
+
+// Delivery reports the outcome of one produced record.
+type Delivery struct {
+	// Opaque is what was given to Produce.
+	Opaque any
+	Err    error
+}
+
+// Producer produces records and reports each delivery in order of
+// completion.
+type Producer struct {
+	p          *ck.Producer
+	deliveries chan Delivery
+	done       chan struct{}
+}
+
+// NewProducer makes a producer. Ferry forces acks=all and idempotence, so
+// retries never reorder or duplicate a partition's records; overrides are
+// the worker's producer.* settings.
+func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Producer, error) {
+	cfg := configMap(map[string]string{
+		"bootstrap.servers":   bootstrap,
+		"client.id":           clientID,
+		"linger.ms":           "5",
+		"enable.metrics.push": "false",
+	}, overrides)
+	for k, v := range map[string]any{"acks": "all", "enable.idempotence": true, "go.delivery.reports": true} {
+		(*cfg)[k] = v
+	}
+	p, err := ck.NewProducer(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create producer %s: %w", clientID, err)
+	}
+	pr := &Producer{p: p, deliveries: make(chan Delivery, 4096), done: make(chan struct{})}
+	go pr.drain()
+	return pr, nil
+}
+
+// drain turns librdkafka's delivery events into Deliveries; it ends when
+// Close closes the producer's event channel.
+func (pr *Producer) drain() {
+	defer close(pr.done)
+	defer close(pr.deliveries)
+	for ev := range pr.p.Events() {
+		m, ok := ev.(*ck.Message)
+		if !ok {
+			continue
+		}
+		pr.deliveries <- Delivery{Opaque: m.Opaque, Err: m.TopicPartition.Error}
+	}
+}
+
+// Deliveries returns the channel of delivery reports. It is closed by
+// Close.
+func (pr *Producer) Deliveries() <-chan Delivery { return pr.deliveries }
+
+// Produce queues one record; partition -1 lets the partitioner choose and
+// ts zero lets Kafka stamp it.
+func (pr *Producer) Produce(topic string, partition int32, key, value []byte, headers []Header, ts time.Time, opaque any) error {
+	msg := &ck.Message{
+		TopicPartition: ck.TopicPartition{Topic: &topic, Partition: partition},
+		Key:            key,
+		Value:          value,
+		Timestamp:      ts,
+		Opaque:         opaque,
+	}
+	if partition < 0 {
+		msg.TopicPartition.Partition = ck.PartitionAny
+	}
+	for _, h := range headers {
+		msg.Headers = append(msg.Headers, ck.Header{Key: h.Key, Value: h.Value})
+	}
+	err := pr.p.Produce(msg, nil)
+	var kerr ck.Error
+	if errors.As(err, &kerr) && kerr.Code() == ck.ErrQueueFull {
+		return ErrQueueFull
+	}
+	if err != nil {
+		return fmt.Errorf("produce to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close waits up to timeout for queued records, then closes the producer.
+// Deliveries keep arriving until Close returns: the caller must drain the
+// channel concurrently.
+func (pr *Producer) Close(timeout time.Duration) {
+	pr.p.Flush(int(timeout.Milliseconds()))
+	pr.p.Close()
+	<-pr.done
+}
+
+// Consumer reads a group's share of topics.
+type Consumer struct {
+	c *ck.Consumer
+}
+
+// Rebalance is told of partitions assigned to or revoked from a consumer;
+// it runs inside Poll.
+type Rebalance func(assigned bool, parts []TopicPartition)
+
+// NewConsumer makes a consumer in group, committing only by hand and
+// starting at the earliest offset, as Kafka Connect's sink consumers do.
+func NewConsumer(bootstrap, group, clientID string, overrides map[string]string) (*Consumer, error) {
+	cfg := configMap(map[string]string{
+		"bootstrap.servers":   bootstrap,
+		"client.id":           clientID,
+		"auto.offset.reset":   "earliest",
+		"enable.metrics.push": "false",
+		// librdkafka's default of 1000 ms caps a poll loop near 130k
+		// records/s; see docs/benchmarks.md.
+		"fetch.queue.backoff.ms": "10",
+	}, overrides)
+	(*cfg)["group.id"] = group
+	(*cfg)["enable.auto.commit"] = false
+	(*cfg)["go.application.rebalance.enable"] = false
+	c, err := ck.NewConsumer(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", clientID, err)
+	}
+	return &Consumer{c: c}, nil
+}
+
+// Subscribe subscribes to topics; onRebalance may be nil.
+func (c *Consumer) Subscribe(topics []string, onRebalance Rebalance) error {
+	var cb ck.RebalanceCb
+	if onRebalance != nil {
+		cb = func(_ *ck.Consumer, ev ck.Event) error {
+			switch e := ev.(type) {
+			case ck.AssignedPartitions:
+				onRebalance(true, fromCK(e.Partitions))
+			case ck.RevokedPartitions:
+				onRebalance(false, fromCK(e.Partitions))
+			}
+			return nil
+		}
+	}
+	if err := c.c.SubscribeTopics(topics, cb); err != nil {
+		return fmt.Errorf("subscribe to %v: %w", topics, err)
+	}
+	return nil
+}
+
+func fromCK(parts []ck.TopicPartition) []TopicPartition {
+	out := make([]TopicPartition, len(parts))
+	for i, p := range parts {
+		out[i] = TopicPartition{Topic: *p.Topic, Partition: p.Partition, Offset: int64(p.Offset)}
+	}
+	return out
+}
+
+// Poll returns the next message, or nil when none arrived within timeout.
+// Fatal client errors are returned; transient ones are not.
+func (c *Consumer) Poll(timeout time.Duration) (*Message, error) {
+	ev := c.c.Poll(int(timeout.Milliseconds()))
+	switch e := ev.(type) {
+	case *ck.Message:
+		if e.TopicPartition.Error != nil {
+			return nil, fmt.Errorf("consume %s: %w", *e.TopicPartition.Topic, e.TopicPartition.Error)
+		}
+		m := &Message{
+			Topic:         *e.TopicPartition.Topic,
+			Partition:     e.TopicPartition.Partition,
+			Offset:        int64(e.TopicPartition.Offset),
+			Key:           e.Key,
+			Value:         e.Value,
+			Timestamp:     e.Timestamp,
+			LogAppendTime: e.TimestampType == ck.TimestampLogAppendTime,
+		}
+		for _, h := range e.Headers {
+			m.Headers = append(m.Headers, Header{Key: h.Key, Value: h.Value})
+		}
+		return m, nil
+	case ck.Error:
+		if e.IsFatal() {
+			return nil, fmt.Errorf("consumer: %w", e)
+		}
+	}
+	return nil, nil
+}
+
+// Commit commits offsets (each the next offset to read) synchronously.
+func (c *Consumer) Commit(parts []TopicPartition) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	tps := make([]ck.TopicPartition, len(parts))
+	for i, p := range parts {
+		topic := p.Topic
+		tps[i] = ck.TopicPartition{Topic: &topic, Partition: p.Partition, Offset: ck.Offset(p.Offset)}
+	}
+	if _, err := c.c.CommitOffsets(tps); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the consumer.
+func (c *Consumer) Close() error { return c.c.Close() }

@@ -1,0 +1,307 @@
+// Package rest serves Kafka Connect's REST API, with its JSON shapes and
+// status codes, over the worker's service layer.
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-connect/ferry/host/worker"
+)
+
+// Version is reported by GET /.
+var Version = "0.1.0"
+
+// Handler returns the REST API for w; clusterID is reported by GET /.
+func Handler(w *worker.Worker, clusterID string) http.Handler {
+	a := &api{w: w, clusterID: clusterID}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.root)
+	mux.HandleFunc("GET /connectors", a.list)
+	mux.HandleFunc("POST /connectors", a.create)
+	mux.HandleFunc("GET /connectors/{name}", a.get)
+	mux.HandleFunc("DELETE /connectors/{name}", a.delete)
+	mux.HandleFunc("GET /connectors/{name}/config", a.getConfig)
+	mux.HandleFunc("PUT /connectors/{name}/config", a.putConfig)
+	mux.HandleFunc("GET /connectors/{name}/status", a.status)
+	mux.HandleFunc("GET /connectors/{name}/tasks", a.tasks)
+	mux.HandleFunc("PUT /connectors/{name}/pause", a.target(worker.StatePaused, http.StatusAccepted))
+	mux.HandleFunc("PUT /connectors/{name}/resume", a.target(worker.StateRunning, http.StatusAccepted))
+	mux.HandleFunc("PUT /connectors/{name}/stop", a.target(worker.StateStopped, http.StatusNoContent))
+	mux.HandleFunc("POST /connectors/{name}/restart", a.restart)
+	mux.HandleFunc("GET /connector-plugins", a.plugins)
+	return mux
+}
+
+type api struct {
+	w         *worker.Worker
+	clusterID string
+}
+
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	json.NewEncoder(rw).Encode(v)
+}
+
+// writeError answers as Kafka Connect's ConnectExceptionMapper does.
+func writeError(rw http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var invalid *worker.InvalidConfigError
+	var bad *worker.BadRequestError
+	switch {
+	case errors.Is(err, worker.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, worker.ErrExists):
+		code = http.StatusConflict
+	case errors.As(err, &invalid), errors.As(err, &bad):
+		code = http.StatusBadRequest
+	}
+	writeJSON(rw, code, map[string]any{"error_code": code, "message": err.Error()})
+}
+
+func (a *api) root(rw http.ResponseWriter, _ *http.Request) {
+	writeJSON(rw, http.StatusOK, map[string]string{"version": Version, "commit": "ferry", "kafka_cluster_id": a.clusterID})
+}
+
+func (a *api) list(rw http.ResponseWriter, r *http.Request) {
+	names := a.w.Names()
+	expand := r.URL.Query()["expand"]
+	if len(expand) == 0 {
+		writeJSON(rw, http.StatusOK, names)
+		return
+	}
+	out := map[string]map[string]any{}
+	for _, n := range names {
+		entry := map[string]any{}
+		for _, e := range expand {
+			switch e {
+			case "status":
+				if st, err := a.w.Status(n); err == nil {
+					entry["status"] = statusJSON(st)
+				}
+			case "info":
+				if info, err := a.w.Get(n); err == nil {
+					entry["info"] = infoJSON(info)
+				}
+			}
+		}
+		out[n] = entry
+	}
+	writeJSON(rw, http.StatusOK, out)
+}
+
+func infoJSON(info *worker.Info) map[string]any {
+	tasks := make([]map[string]any, info.Tasks)
+	for i := range tasks {
+		tasks[i] = map[string]any{"connector": info.Name, "task": i}
+	}
+	return map[string]any{"name": info.Name, "config": info.Config, "tasks": tasks, "type": info.Type}
+}
+
+func stateJSON(s worker.State, workerID string) map[string]any {
+	m := map[string]any{"state": s.State, "worker_id": workerID}
+	if s.Trace != "" {
+		m["trace"] = s.Trace
+	}
+	return m
+}
+
+func statusJSON(st *worker.Status) map[string]any {
+	tasks := make([]map[string]any, len(st.Tasks))
+	for i, t := range st.Tasks {
+		tasks[i] = stateJSON(t, st.WorkerID)
+		tasks[i]["id"] = i
+	}
+	return map[string]any{"name": st.Name, "connector": stateJSON(st.Connector, st.WorkerID), "tasks": tasks, "type": st.Type}
+}
+
+func decodeConfig(r *http.Request, into any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(into); err != nil {
+		return &worker.BadRequestError{Msg: fmt.Sprintf("Request body is not valid JSON: %v", err)}
+	}
+	return nil
+}
+
+// flatten turns JSON config values into strings; Kafka Connect accepts
+// numbers and booleans too.
+func flatten(m map[string]any) (map[string]string, error) {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = x.String()
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case nil:
+		default:
+			return nil, &worker.BadRequestError{Msg: fmt.Sprintf("config value of %s must be a string", k)}
+		}
+	}
+	return out, nil
+}
+
+func (a *api) create(rw http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name         string         `json:"name"`
+		Config       map[string]any `json:"config"`
+		InitialState string         `json:"initial_state"`
+	}
+	if err := decodeConfig(r, &body); err != nil {
+		writeError(rw, err)
+		return
+	}
+	name := strings.TrimSpace(body.Name)
+	if name == "" {
+		writeError(rw, &worker.BadRequestError{Msg: "Connector name must not be empty"})
+		return
+	}
+	if body.Config == nil {
+		writeError(rw, &worker.BadRequestError{Msg: "Connector config is missing"})
+		return
+	}
+	cfg, err := flatten(body.Config)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	if cfg["name"] != "" && cfg["name"] != name {
+		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)})
+		return
+	}
+	cfg["name"] = name
+	state := strings.ToUpper(body.InitialState)
+	switch state {
+	case "", worker.StateRunning, worker.StatePaused, worker.StateStopped:
+	default:
+		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Invalid initial state %q: must be RUNNING, PAUSED or STOPPED", body.InitialState)})
+		return
+	}
+	info, err := a.w.Create(r.Context(), cfg, state)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	rw.Header().Set("Location", "/connectors/"+name)
+	writeJSON(rw, http.StatusCreated, infoJSON(info))
+}
+
+func (a *api) get(rw http.ResponseWriter, r *http.Request) {
+	info, err := a.w.Get(r.PathValue("name"))
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, infoJSON(info))
+}
+
+func (a *api) delete(rw http.ResponseWriter, r *http.Request) {
+	if err := a.w.Delete(r.PathValue("name")); err != nil {
+		writeError(rw, err)
+		return
+	}
+	rw.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) getConfig(rw http.ResponseWriter, r *http.Request) {
+	info, err := a.w.Get(r.PathValue("name"))
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, info.Config)
+}
+
+func (a *api) putConfig(rw http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	if err := decodeConfig(r, &body); err != nil {
+		writeError(rw, err)
+		return
+	}
+	cfg, err := flatten(body)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	name := r.PathValue("name")
+	info, created, err := a.w.Put(r.Context(), name, cfg)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	if created {
+		rw.Header().Set("Location", "/connectors/"+name)
+		writeJSON(rw, http.StatusCreated, infoJSON(info))
+		return
+	}
+	writeJSON(rw, http.StatusOK, infoJSON(info))
+}
+
+func (a *api) status(rw http.ResponseWriter, r *http.Request) {
+	st, err := a.w.Status(r.PathValue("name"))
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, statusJSON(st))
+}
+
+func (a *api) tasks(rw http.ResponseWriter, r *http.Request) {
+	tasks, err := a.w.Tasks(r.PathValue("name"))
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	out := make([]map[string]any, len(tasks))
+	for i, t := range tasks {
+		out[i] = map[string]any{"id": map[string]any{"connector": t.Connector, "task": t.Task}, "config": t.Config}
+	}
+	writeJSON(rw, http.StatusOK, out)
+}
+
+func (a *api) target(state string, code int) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if err := a.w.SetTarget(r.PathValue("name"), state); err != nil {
+			writeError(rw, err)
+			return
+		}
+		rw.WriteHeader(code)
+	}
+}
+
+func (a *api) restart(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	includeTasks := q.Get("includeTasks") == "true"
+	onlyFailed := q.Get("onlyFailed") == "true"
+	st, err := a.w.Restart(r.PathValue("name"), includeTasks, onlyFailed)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	if !includeTasks && !onlyFailed {
+		rw.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(rw, http.StatusAccepted, statusJSON(st))
+}
+
+func (a *api) plugins(rw http.ResponseWriter, r *http.Request) {
+	connectorsOnly := r.URL.Query().Get("connectorsOnly") != "false"
+	var out []map[string]any
+	for _, p := range a.w.Plugins(connectorsOnly) {
+		m := map[string]any{"class": p.Class, "type": p.Type}
+		if p.Version != "" {
+			m["version"] = p.Version
+		}
+		out = append(out, m)
+	}
+	writeJSON(rw, http.StatusOK, out)
+}

@@ -1,0 +1,235 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ferry-connect/ferry/host/convert"
+	"github.com/ferry-connect/ferry/host/kafka"
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+)
+
+// Consumer is the Kafka side of a sink task.
+type Consumer interface {
+	Subscribe(topics []string, onRebalance kafka.Rebalance) error
+	Poll(timeout time.Duration) (*kafka.Message, error)
+	Commit(parts []kafka.TopicPartition) error
+}
+
+// Sink is one sink task. Run it once.
+type Sink struct {
+	Connector     string
+	TaskID        int32
+	Class         string
+	Config        map[string]string
+	Topics        []string
+	Client        pb.SinkTaskServiceClient
+	Consumer      Consumer
+	Key           convert.Converter
+	Value         convert.Converter
+	Header        convert.Converter
+	FlushInterval time.Duration
+	FlushTimeout  time.Duration
+	MaxBatch      int
+	Log           hclog.Logger
+
+	stream   pb.SinkTaskService_RunClient
+	flushed  chan *pb.SinkFlushed
+	readErr  chan error
+	flushID  uint64
+	consumed map[kafka.TopicPartition]int64 // next offset per partition (Offset field zero)
+	failure  error                          // set by a flush inside a rebalance callback
+}
+
+// Run consumes the topics and feeds the plugin until ctx is cancelled (a
+// graceful stop: a final flush and commit, then nil) or something fails.
+// Kafka offsets are committed only for records the plugin has flushed.
+func (s *Sink) Run(ctx context.Context) error {
+	s.consumed = map[kafka.TopicPartition]int64{}
+	streamCtx, cancelStream := context.WithCancel(context.Background())
+	defer cancelStream()
+	stream, err := s.Client.Run(streamCtx)
+	if err != nil {
+		return fmt.Errorf("open sink task stream: %w", err)
+	}
+	s.stream = stream
+	open := &pb.SinkOpen{TaskId: s.TaskID, Class: s.Class, Config: s.Config}
+	if err := stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Open{Open: open}}); err != nil {
+		return fmt.Errorf("open sink task: %w", err)
+	}
+	s.flushed = make(chan *pb.SinkFlushed, 1)
+	s.readErr = make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				s.readErr <- err
+				return
+			}
+			if f := msg.GetFlushed(); f != nil {
+				select {
+				case s.flushed <- f:
+				case <-streamCtx.Done():
+					return
+				}
+			}
+		}
+	}()
+	if err := s.Consumer.Subscribe(s.Topics, s.rebalance); err != nil {
+		return err
+	}
+
+	lastFlush := time.Now()
+	for {
+		if ctx.Err() != nil {
+			err := s.flush()
+			stream.CloseSend()
+			return err
+		}
+		select {
+		case err := <-s.readErr:
+			return s.pluginErr(err)
+		default:
+		}
+		if err := s.pollBatch(); err != nil {
+			return err
+		}
+		if s.failure != nil {
+			return s.failure
+		}
+		if time.Since(lastFlush) >= s.FlushInterval {
+			if err := s.flush(); err != nil {
+				return err
+			}
+			lastFlush = time.Now()
+		}
+	}
+}
+
+func (s *Sink) pluginErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("sink plugin ended its stream")
+	}
+	return fmt.Errorf("sink plugin: %w", err)
+}
+
+// pollBatch reads up to MaxBatch records (waiting briefly for the first)
+// and puts them.
+func (s *Sink) pollBatch() error {
+	var batch []*pb.SinkRecord
+	timeout := 100 * time.Millisecond
+	for len(batch) < s.MaxBatch {
+		m, err := s.Consumer.Poll(timeout)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			break
+		}
+		timeout = 0
+		r, err := s.convert(m)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, r)
+		s.consumed[kafka.TopicPartition{Topic: m.Topic, Partition: m.Partition}] = m.Offset + 1
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &pb.SinkPut{Records: batch}}}); err != nil {
+		return s.pluginErr(s.streamErr(err))
+	}
+	return nil
+}
+
+// streamErr prefers the reader's error, which says why the stream ended.
+func (s *Sink) streamErr(sendErr error) error {
+	select {
+	case err := <-s.readErr:
+		return err
+	case <-time.After(time.Second):
+		return sendErr
+	}
+}
+
+func (s *Sink) convert(m *kafka.Message) (*pb.SinkRecord, error) {
+	where := fmt.Sprintf("%s-%d@%d", m.Topic, m.Partition, m.Offset)
+	key, err := s.Key.ToConnect(m.Topic, m.Key)
+	if err != nil {
+		return nil, fmt.Errorf("convert key of record %s: %w", where, err)
+	}
+	value, err := s.Value.ToConnect(m.Topic, m.Value)
+	if err != nil {
+		return nil, fmt.Errorf("convert value of record %s: %w", where, err)
+	}
+	r := &pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset, Key: key, Value: value, TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+	if m.LogAppendTime {
+		r.TimestampType = pb.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
+	}
+	if !m.Timestamp.IsZero() {
+		r.TimestampMs = m.Timestamp.UnixMilli()
+	}
+	for _, h := range m.Headers {
+		hv, err := s.Header.ToConnect(m.Topic, h.Value)
+		if err != nil {
+			return nil, fmt.Errorf("convert header %s of record %s: %w", h.Key, where, err)
+		}
+		r.Headers = append(r.Headers, &pb.Header{Key: h.Key, Value: hv})
+	}
+	return r, nil
+}
+
+// flush asks the plugin to flush everything put so far and commits the
+// offsets it confirms.
+func (s *Sink) flush() error {
+	if len(s.consumed) == 0 {
+		return nil
+	}
+	s.flushID++
+	req := &pb.SinkFlush{Id: s.flushID}
+	for tp, off := range s.consumed {
+		req.Offsets = append(req.Offsets, &pb.TopicPartitionOffset{Topic: tp.Topic, Partition: tp.Partition, Offset: off})
+	}
+	if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: req}}); err != nil {
+		return s.pluginErr(s.streamErr(err))
+	}
+	timeout := time.After(s.FlushTimeout + 30*time.Second)
+	for {
+		select {
+		case f := <-s.flushed:
+			if f.Id != s.flushID {
+				continue
+			}
+			parts := make([]kafka.TopicPartition, 0, len(f.Offsets))
+			for _, o := range f.Offsets {
+				parts = append(parts, kafka.TopicPartition{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset})
+			}
+			if err := s.Consumer.Commit(parts); err != nil {
+				return fmt.Errorf("commit offsets of %s task %d: %w", s.Connector, s.TaskID, err)
+			}
+			s.consumed = map[kafka.TopicPartition]int64{}
+			return nil
+		case err := <-s.readErr:
+			return s.pluginErr(err)
+		case <-timeout:
+			return fmt.Errorf("sink plugin did not flush within %s", s.FlushTimeout+30*time.Second)
+		}
+	}
+}
+
+// rebalance commits flushed records before partitions leave this task.
+func (s *Sink) rebalance(assigned bool, parts []kafka.TopicPartition) {
+	if assigned {
+		s.Log.Info("partitions assigned", "partitions", len(parts))
+		return
+	}
+	if err := s.flush(); err != nil && s.failure == nil {
+		s.failure = err
+	}
+}

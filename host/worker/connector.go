@@ -1,0 +1,301 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ferry-connect/ferry/host/config"
+	"github.com/ferry-connect/ferry/host/convert"
+	"github.com/ferry-connect/ferry/host/kafka"
+	"github.com/ferry-connect/ferry/host/plugin"
+	"github.com/ferry-connect/ferry/host/task"
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+)
+
+// connector is one connector and its supervisor. The supervisor goroutine
+// is started by start and joined by stop.
+type connector struct {
+	w      *Worker
+	name   string
+	config map[string]string
+	parsed *config.Connector
+	class  *plugin.Class
+	log    hclog.Logger
+
+	mu          sync.Mutex // guards the fields below
+	target      string
+	state       State
+	tasks       []State
+	taskConfigs []map[string]string
+	cancel      context.CancelFunc
+	done        chan struct{}
+}
+
+func (w *Worker) newConnector(parsed *config.Connector, class *plugin.Class, target string) *connector {
+	return &connector{
+		w: w, name: parsed.Name, config: parsed.Raw, parsed: parsed, class: class, target: target,
+		log:   w.opts.Log.Named(parsed.Name).With("connector", parsed.Name),
+		state: State{State: StateUnassigned},
+	}
+}
+
+func (c *connector) sink() bool { return c.class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK }
+
+func (c *connector) info() *Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := "source"
+	if c.sink() {
+		t = "sink"
+	}
+	return &Info{Name: c.name, Config: c.config, Tasks: len(c.taskConfigs), Type: t}
+}
+
+func (c *connector) status() *Status {
+	info := c.info()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &Status{Name: c.name, Connector: c.state, Tasks: append([]State(nil), c.tasks...), Type: info.Type, WorkerID: c.w.opts.ID}
+}
+
+func (c *connector) anyFailed(includeTasks bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.State == StateFailed {
+		return true
+	}
+	for _, t := range c.tasks {
+		if includeTasks && t.State == StateFailed {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *connector) setState(state, trace string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state = State{State: state, Trace: trace}
+	for i := range c.tasks {
+		c.tasks[i] = State{State: state, Trace: trace}
+	}
+}
+
+// start launches the supervisor for the current target state.
+func (c *connector) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	switch c.target {
+	case StatePaused, StateStopped:
+		c.state = State{State: c.target}
+		if c.target == StateStopped {
+			c.tasks, c.taskConfigs = nil, nil
+		}
+		for i := range c.tasks {
+			c.tasks[i] = State{State: StatePaused}
+		}
+		close(c.done)
+		return
+	}
+	c.w.wg.Add(1)
+	go func() {
+		defer c.w.wg.Done()
+		defer close(c.done)
+		c.supervise(ctx)
+	}()
+}
+
+// stop stops the supervisor gracefully and waits for it.
+func (c *connector) stop() {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// supervise runs the connector until ctx is cancelled, restarting its
+// plugin process with exponential backoff when it or a task fails.
+func (c *connector) supervise(ctx context.Context) {
+	backoff := c.w.opts.RestartBackoff
+	failures := 0
+	for {
+		started := time.Now()
+		err := c.runOnce(ctx)
+		if ctx.Err() != nil {
+			c.setState(StateUnassigned, "")
+			return
+		}
+		if time.Since(started) > time.Minute {
+			failures, backoff = 0, c.w.opts.RestartBackoff
+		}
+		failures++
+		trace := err.Error()
+		if failures > c.w.opts.MaxRestarts {
+			c.log.Error("connector failed; restart budget spent", "restarts", failures-1, "error", err)
+			c.setState(StateFailed, trace)
+			return
+		}
+		c.log.Warn("connector failed; restarting", "attempt", failures, "backoff", backoff, "error", err)
+		c.setState(StateRestarting, trace)
+		select {
+		case <-ctx.Done():
+			c.setState(StateUnassigned, "")
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, c.w.opts.MaxRestartBackoff)
+	}
+}
+
+// runOnce launches the plugin, starts the connector and its tasks, and
+// waits until ctx is cancelled (nil) or something fails.
+func (c *connector) runOnce(ctx context.Context) error {
+	proc, err := c.w.opts.Launch.Launch(c.class.Binary, c.log, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer proc.Kill()
+	if _, err := proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config}); err != nil {
+		return fmt.Errorf("start connector: %w", err)
+	}
+	resp, err := proc.Connector.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(c.parsed.TasksMax)})
+	if err != nil {
+		return fmt.Errorf("task configs: %w", err)
+	}
+	if len(resp.Tasks) > c.parsed.TasksMax {
+		return fmt.Errorf("connector produced %d task configs with tasks.max=%d", len(resp.Tasks), c.parsed.TasksMax)
+	}
+	configs := make([]map[string]string, len(resp.Tasks))
+	for i, t := range resp.Tasks {
+		tc := map[string]string{}
+		for k, v := range t.Config {
+			tc[k] = v
+		}
+		if c.class.Spec.TaskClass != "" {
+			tc["task.class"] = c.class.Spec.TaskClass
+		}
+		if c.sink() {
+			tc["topics"] = c.config["topics"]
+		}
+		configs[i] = tc
+	}
+	c.mu.Lock()
+	c.taskConfigs = configs
+	c.tasks = make([]State, len(configs))
+	c.mu.Unlock()
+	c.setState(StateRunning, "")
+	c.log.Info("connector running", "tasks", len(configs), "plugin", c.class.PluginName, "version", c.class.PluginVersion)
+
+	taskCtx, stopTasks := context.WithCancel(context.Background())
+	defer stopTasks()
+	errs := make(chan error, len(configs))
+	var wg sync.WaitGroup
+	for i, tc := range configs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.runTask(taskCtx, proc, int32(i), tc); err != nil {
+				errs <- fmt.Errorf("task %d: %w", i, err)
+			}
+		}()
+	}
+	exited := time.NewTicker(250 * time.Millisecond)
+	defer exited.Stop()
+	var failure error
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case failure = <-errs:
+			break wait
+		case <-exited.C:
+			if proc.Exited() {
+				failure = errors.New("plugin process exited")
+				break wait
+			}
+		}
+	}
+	// Stop order: tasks first (each commits what was delivered), then the
+	// connector, then the process (deferred Kill).
+	stopTasks()
+	wg.Wait()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if !proc.Exited() {
+		proc.Connector.Stop(stopCtx, &pb.StopRequest{})
+	}
+	return failure
+}
+
+func (c *connector) converters() (key, value convert.Converter, err error) {
+	pick := func(own *config.Converter, worker config.Converter) (convert.Converter, error) {
+		if own != nil {
+			return convert.New(own.Class, own.Config)
+		}
+		return convert.New(worker.Class, worker.Config)
+	}
+	if key, err = pick(c.parsed.KeyConverter, c.w.opts.Config.KeyConverter); err != nil {
+		return nil, nil, fmt.Errorf("key.converter: %w", err)
+	}
+	if value, err = pick(c.parsed.ValueConverter, c.w.opts.Config.ValueConverter); err != nil {
+		return nil, nil, fmt.Errorf("value.converter: %w", err)
+	}
+	return key, value, nil
+}
+
+const maxBatch = 2000
+
+func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32, cfg map[string]string) error {
+	key, value, err := c.converters()
+	if err != nil {
+		return err
+	}
+	header, _ := convert.New(convert.StringClass, nil)
+	wc := c.w.opts.Config
+	log := c.log.With("task", id)
+	clientID := c.name + "-" + strconv.Itoa(int(id))
+	if c.sink() {
+		consumer, err := kafka.NewConsumer(c.w.opts.Bootstrap, "connect-"+c.name, "connector-consumer-"+clientID, wc.Consumer)
+		if err != nil {
+			return err
+		}
+		defer consumer.Close()
+		t := &task.Sink{
+			Connector: c.name, TaskID: id, Class: c.class.Spec.Class, Config: cfg, Topics: c.parsed.Topics,
+			Client: proc.Sink, Consumer: consumer, Key: key, Value: value, Header: header,
+			FlushInterval: wc.FlushInterval, FlushTimeout: wc.FlushTimeout, MaxBatch: maxBatch, Log: log,
+		}
+		return t.Run(ctx)
+	}
+	producer, err := kafka.NewProducer(c.w.opts.Bootstrap, "connector-producer-"+clientID, wc.Producer)
+	if err != nil {
+		return err
+	}
+	t := &task.Source{
+		Connector: c.name, TaskID: id, Class: c.class.Spec.Class, Config: cfg,
+		Client: proc.Source, Producer: producer, Offsets: c.w.opts.Offsets, Key: key, Value: value, Header: header,
+		FlushInterval: wc.FlushInterval, FlushTimeout: wc.FlushTimeout, MaxBatch: maxBatch, Log: log,
+	}
+	runErr := t.Run(ctx)
+	// Close drains deliveries concurrently: Run has returned, so nothing
+	// else reads them now.
+	go func() {
+		for range producer.Deliveries() {
+		}
+	}()
+	producer.Close(wc.FlushTimeout)
+	return runErr
+}

@@ -1,0 +1,431 @@
+// Package worker is Ferry's composition root and service layer: it owns
+// the connectors, starts their plugin processes and tasks, restarts what
+// dies, keeps standalone state, and answers the admin APIs.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ferry-connect/ferry/host/config"
+	"github.com/ferry-connect/ferry/host/convert"
+	"github.com/ferry-connect/ferry/host/offsets"
+	"github.com/ferry-connect/ferry/host/plugin"
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+)
+
+// Connector and task states, as Kafka Connect reports them.
+const (
+	StateUnassigned = "UNASSIGNED"
+	StateRunning    = "RUNNING"
+	StatePaused     = "PAUSED"
+	StateStopped    = "STOPPED"
+	StateFailed     = "FAILED"
+	StateRestarting = "RESTARTING"
+)
+
+// Options are what a worker is built from.
+type Options struct {
+	Config    *config.Worker
+	Bootstrap string
+	// ID is the worker id reported in statuses (host:port).
+	ID      string
+	Catalog *plugin.Catalog
+	Launch  *plugin.Launcher
+	Offsets *offsets.FileStore
+	Log     hclog.Logger
+	// Restart policy: the first retry waits RestartBackoff, doubling up to
+	// MaxRestartBackoff; after MaxRestarts consecutive failures the
+	// connector stays FAILED.
+	RestartBackoff    time.Duration
+	MaxRestartBackoff time.Duration
+	MaxRestarts       int
+}
+
+// Worker runs connectors. Its methods are safe for concurrent use.
+type Worker struct {
+	opts      Options
+	statePath string
+
+	mu         sync.Mutex // guards connectors and their fields
+	connectors map[string]*connector
+	closed     bool
+	wg         sync.WaitGroup
+}
+
+// New makes a worker and loads the connectors a previous run kept.
+func New(opts Options) (*Worker, error) {
+	if opts.RestartBackoff == 0 {
+		opts.RestartBackoff = 250 * time.Millisecond
+	}
+	if opts.MaxRestartBackoff == 0 {
+		opts.MaxRestartBackoff = 30 * time.Second
+	}
+	if opts.MaxRestarts == 0 {
+		opts.MaxRestarts = 10
+	}
+	w := &Worker{opts: opts, connectors: map[string]*connector{}, statePath: filepath.Join(opts.Config.DataDir, "connectors.json")}
+	return w, nil
+}
+
+// stored is the standalone state file's shape.
+type stored struct {
+	Config map[string]string `json:"config"`
+	Target string            `json:"target"`
+}
+
+// Restore starts the connectors kept from the previous run. A connector
+// that no longer validates is reported and left out.
+func (w *Worker) Restore(ctx context.Context) error {
+	b, err := os.ReadFile(w.statePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read connector state: %w", err)
+	}
+	var state map[string]stored
+	if err := json.Unmarshal(b, &state); err != nil {
+		return fmt.Errorf("connector state %s: %w", w.statePath, err)
+	}
+	names := make([]string, 0, len(state))
+	for n := range state {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		st := state[n]
+		if _, err := w.create(ctx, st.Config, st.Target, false); err != nil {
+			w.opts.Log.Error("cannot restore connector", "connector", n, "error", err)
+		}
+	}
+	return nil
+}
+
+func (w *Worker) save() error {
+	state := map[string]stored{}
+	for n, c := range w.connectors {
+		state[n] = stored{Config: c.config, Target: c.target}
+	}
+	b, err := json.MarshalIndent(state, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := offsets.WriteAtomic(w.statePath, b); err != nil {
+		return fmt.Errorf("save connector state: %w", err)
+	}
+	return nil
+}
+
+// Validate checks a connector config and returns its class; every problem
+// is named by key.
+func (w *Worker) Validate(ctx context.Context, cfg map[string]string) (*plugin.Class, *config.Connector, error) {
+	var errs []config.KeyError
+	class, ok := w.opts.Catalog.Find(strings.TrimSpace(cfg["connector.class"]))
+	if !ok && strings.TrimSpace(cfg["connector.class"]) != "" {
+		var names []string
+		for _, c := range w.opts.Catalog.Classes() {
+			names = append(names, c.Spec.Class)
+		}
+		errs = append(errs, config.KeyError{Key: "connector.class", Message: fmt.Sprintf("Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", cfg["connector.class"], strings.Join(names, ", "))})
+	}
+	sink := ok && class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK
+	parsed, perrs := config.ParseConnector(cfg, sink)
+	errs = append(errs, perrs...)
+	for _, side := range []*config.Converter{parsed.KeyConverter, parsed.ValueConverter} {
+		if side == nil {
+			continue
+		}
+		key := "value.converter"
+		if side == parsed.KeyConverter {
+			key = "key.converter"
+		}
+		if _, err := convert.New(side.Class, side.Config); err != nil {
+			errs = append(errs, config.KeyError{Key: key, Message: err.Error()})
+		}
+	}
+	if ok && len(errs) == 0 {
+		perrs, err := w.pluginValidate(ctx, class, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		errs = append(errs, perrs...)
+	}
+	if len(errs) > 0 {
+		return nil, nil, &InvalidConfigError{Errors: errs}
+	}
+	return class, parsed, nil
+}
+
+func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg map[string]string) ([]config.KeyError, error) {
+	p, err := w.opts.Launch.Launch(class.Binary, w.opts.Log.Named("validate"), 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
+	}
+	defer p.Kill()
+	resp, err := p.Connector.Validate(ctx, &pb.ValidateRequest{Class: class.Spec.Class, Config: cfg})
+	if err != nil {
+		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
+	}
+	var errs []config.KeyError
+	for _, e := range resp.Errors {
+		errs = append(errs, config.KeyError{Key: e.Key, Message: e.Message})
+	}
+	return errs, nil
+}
+
+// Create validates and starts a connector in target state (RUNNING,
+// PAUSED or STOPPED).
+func (w *Worker) Create(ctx context.Context, cfg map[string]string, target string) (*Info, error) {
+	return w.create(ctx, cfg, target, true)
+}
+
+func (w *Worker) create(ctx context.Context, cfg map[string]string, target string, mustBeNew bool) (*Info, error) {
+	if target == "" {
+		target = StateRunning
+	}
+	class, parsed, err := w.Validate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errors.New("worker is shutting down")
+	}
+	if _, exists := w.connectors[parsed.Name]; exists && mustBeNew {
+		return nil, fmt.Errorf("connector %s %w", parsed.Name, ErrExists)
+	}
+	c := w.newConnector(parsed, class, target)
+	w.connectors[parsed.Name] = c
+	if err := w.save(); err != nil {
+		return nil, err
+	}
+	c.start()
+	return c.info(), nil
+}
+
+// Put creates or replaces a connector's config; created says which.
+func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (info *Info, created bool, err error) {
+	if cfg["name"] == "" {
+		cfg["name"] = name
+	}
+	if cfg["name"] != name {
+		return nil, false, &BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)}
+	}
+	class, parsed, err := w.Validate(ctx, cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	w.mu.Lock()
+	old := w.connectors[name]
+	target := StateRunning
+	if old != nil {
+		target = old.target
+	}
+	w.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.newConnector(parsed, class, target)
+	w.connectors[name] = c
+	if err := w.save(); err != nil {
+		return nil, false, err
+	}
+	c.start()
+	return c.info(), old == nil, nil
+}
+
+func (w *Worker) get(name string) (*connector, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.connectors[name]
+	if !ok {
+		return nil, fmt.Errorf("Connector %s %w", name, ErrNotFound)
+	}
+	return c, nil
+}
+
+// Delete stops and removes a connector.
+func (w *Worker) Delete(name string) error {
+	c, err := w.get(name)
+	if err != nil {
+		return err
+	}
+	c.stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.connectors, name)
+	return w.save()
+}
+
+// Names lists connectors, sorted.
+func (w *Worker) Names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := make([]string, 0, len(w.connectors))
+	for n := range w.connectors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Get returns a connector's info.
+func (w *Worker) Get(name string) (*Info, error) {
+	c, err := w.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.info(), nil
+}
+
+// Status returns a connector's status.
+func (w *Worker) Status(name string) (*Status, error) {
+	c, err := w.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.status(), nil
+}
+
+// Tasks returns a connector's task configs.
+func (w *Worker) Tasks(name string) ([]TaskInfo, error) {
+	c, err := w.get(name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]TaskInfo, len(c.taskConfigs))
+	for i, tc := range c.taskConfigs {
+		out[i] = TaskInfo{Connector: name, Task: i, Config: tc}
+	}
+	return out, nil
+}
+
+// SetTarget pauses (PAUSED), resumes (RUNNING) or stops (STOPPED) a
+// connector.
+func (w *Worker) SetTarget(name, target string) error {
+	c, err := w.get(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	same := c.target == target
+	c.mu.Unlock()
+	if same {
+		return nil
+	}
+	c.stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c.mu.Lock()
+	c.target = target
+	c.mu.Unlock()
+	if err := w.save(); err != nil {
+		return err
+	}
+	c.start()
+	return nil
+}
+
+// Restart restarts a connector and, with includeTasks, its tasks; with
+// onlyFailed, only if something failed. In Ferry a connector and its tasks
+// share one plugin process, so a restart restarts them together.
+func (w *Worker) Restart(name string, includeTasks, onlyFailed bool) (*Status, error) {
+	c, err := w.get(name)
+	if err != nil {
+		return nil, err
+	}
+	if onlyFailed && !c.anyFailed(includeTasks) {
+		return c.status(), nil
+	}
+	c.stop()
+	c.start()
+	return c.status(), nil
+}
+
+// Plugins lists the installed classes, plus converters unless
+// connectorsOnly.
+func (w *Worker) Plugins(connectorsOnly bool) []PluginInfo {
+	var out []PluginInfo
+	for _, c := range w.opts.Catalog.Classes() {
+		out = append(out, PluginInfo{Class: c.Spec.Class, Type: c.Type(), Version: c.Spec.Version})
+	}
+	if !connectorsOnly {
+		for _, c := range convert.Classes {
+			out = append(out, PluginInfo{Class: c, Type: "converter"})
+		}
+	}
+	return out
+}
+
+// Close stops every connector gracefully (final commits included) and
+// waits for them.
+func (w *Worker) Close() {
+	w.mu.Lock()
+	w.closed = true
+	cs := make([]*connector, 0, len(w.connectors))
+	for _, c := range w.connectors {
+		cs = append(cs, c)
+	}
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.stop()
+		}()
+	}
+	wg.Wait()
+	w.wg.Wait()
+}
+
+// Info is Kafka Connect's ConnectorInfo.
+type Info struct {
+	Name   string
+	Config map[string]string
+	Tasks  int
+	Type   string
+}
+
+// State is one connector's or task's state.
+type State struct {
+	State string
+	Trace string
+}
+
+// Status is Kafka Connect's ConnectorStateInfo.
+type Status struct {
+	Name      string
+	Connector State
+	Tasks     []State
+	Type      string
+	WorkerID  string
+}
+
+// TaskInfo is one task's configuration.
+type TaskInfo struct {
+	Connector string
+	Task      int
+	Config    map[string]string
+}
+
+// PluginInfo is one installed class.
+type PluginInfo struct {
+	Class, Type, Version string
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	sdk "github.com/ferry-connect/ferry/sdk/go"
+)
+
+func sinkConnector() sdk.SinkConnector {
+	return sdk.SinkConnector{
+		Class:     "org.apache.kafka.connect.file.FileStreamSinkConnector",
+		Aliases:   []string{"FileStreamSinkConnector", "FileStreamSink"},
+		TaskClass: "org.apache.kafka.connect.file.FileStreamSinkTask",
+		Version:   version,
+		Config: []sdk.ConfigDef{
+			{Name: "file", Type: sdk.TypeString, Doc: "Destination filename. If not specified, the standard output will be used"},
+		},
+		Open: openSink,
+	}
+}
+
+// sink appends each record's value as a line; Flush makes the lines durable.
+type sink struct {
+	name string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+func openSink(_ context.Context, cfg sdk.Config) (sdk.SinkTask, error) {
+	s := &sink{name: cfg.String("file")}
+	if s.name == "" {
+		s.f = os.Stdout
+	} else {
+		f, err := os.OpenFile(s.name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", s.name, err)
+		}
+		s.f = f
+	}
+	s.w = bufio.NewWriterSize(s.f, 256<<10)
+	return s, nil
+}
+
+func (s *sink) Put(_ context.Context, records []sdk.SinkRecord) error {
+	for i := range records {
+		s.w.WriteString(text(records[i].Value))
+		if err := s.w.WriteByte('\n'); err != nil {
+			return fmt.Errorf("write %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *sink) Flush(context.Context) error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("flush %s: %w", s.name, err)
+	}
+	if s.name == "" {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.name, err)
+	}
+	return nil
+}
+
+func (s *sink) Close() error {
+	err := s.w.Flush()
+	if s.name != "" {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// text renders a value as one line, the way Kafka Connect's sink prints it
+// for strings and numbers; structured values are written as JSON.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case *sdk.StructValue:
+		m := make(map[string]any, len(x.Values))
+		for i, f := range x.Schema.Fields {
+			m[f.Name] = x.Values[i]
+		}
+		v = m
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

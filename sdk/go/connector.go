@@ -1,0 +1,110 @@
+package sdk
+
+import (
+	"context"
+	"time"
+)
+
+// SourceConnector declares a source connector class: its names, its
+// configuration and how to make its tasks. Only Class, Config and Open are
+// required.
+type SourceConnector struct {
+	// Class is the canonical class name, e.g.
+	// org.apache.kafka.connect.file.FileStreamSourceConnector.
+	Class string
+	// Aliases are other names users may give as connector.class.
+	Aliases []string
+	// TaskClass is reported as task.class in task configurations.
+	TaskClass string
+	Version   string
+	Config    []ConfigDef
+	// Validate checks the resolved configuration beyond single keys.
+	Validate func(cfg Config) []ConfigError
+	// TaskConfigs splits the work into at most max tasks. When nil, the
+	// connector runs one task with its own configuration.
+	TaskConfigs func(cfg Config, max int) ([]Config, error)
+	// Open starts one task. offsets holds the last committed offset of
+	// each source partition this connector has written, keyed by the
+	// partition's JSON; look yours up with Offsets.Get.
+	Open func(ctx context.Context, cfg Config, offsets Offsets) (SourceTask, error)
+}
+
+// SourceTask reads records from an external system.
+type SourceTask interface {
+	// Poll blocks until records are ready or ctx is done, and returns them.
+	// It may return no records. On ctx cancellation it returns ctx.Err().
+	// Wrap a transient failure with Retryable; any other error fails the
+	// task.
+	Poll(ctx context.Context) ([]SourceRecord, error)
+	// Close releases the task's resources; it is called once.
+	Close() error
+}
+
+// SourceCommitter is implemented by source tasks that must confirm records
+// upstream. Commit is called with the latest offset per source partition
+// once every record up to it is in Kafka and the offsets are stored.
+type SourceCommitter interface {
+	Commit(ctx context.Context, offsets []Offset) error
+}
+
+// SourceRecord is one record read by a source task.
+type SourceRecord struct {
+	// Partition names the source partition, e.g. {"filename": "in.txt"}.
+	Partition map[string]any
+	// Offset is the position after this record in Partition, e.g.
+	// {"position": 42}.
+	Offset map[string]any
+	Topic  string
+	// KafkaPartition picks a Kafka partition; nil lets the producer choose.
+	KafkaPartition *int32
+	KeySchema      *Schema
+	Key            any
+	ValueSchema    *Schema
+	Value          any
+	// Timestamp is left zero to let Kafka assign it.
+	Timestamp time.Time
+	Headers   []Header
+}
+
+// Offset is the stored offset of one source partition.
+type Offset struct {
+	Partition map[string]any
+	Offset    map[string]any
+}
+
+// SinkConnector declares a sink connector class.
+type SinkConnector struct {
+	Class       string
+	Aliases     []string
+	TaskClass   string
+	Version     string
+	Config      []ConfigDef
+	Validate    func(cfg Config) []ConfigError
+	TaskConfigs func(cfg Config, max int) ([]Config, error)
+	// Open starts one task.
+	Open func(ctx context.Context, cfg Config) (SinkTask, error)
+}
+
+// SinkTask writes records to an external system.
+type SinkTask interface {
+	// Put receives records in Kafka order per partition. It may buffer.
+	Put(ctx context.Context, records []SinkRecord) error
+	// Flush makes every record put so far durable; the host commits their
+	// Kafka offsets only after Flush returns nil.
+	Flush(ctx context.Context) error
+	// Close releases the task's resources; it is called once.
+	Close() error
+}
+
+// SinkRecord is one record delivered to a sink task.
+type SinkRecord struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	KeySchema   *Schema
+	Key         any
+	ValueSchema *Schema
+	Value       any
+	Timestamp   time.Time
+	Headers     []Header
+}

@@ -1,0 +1,192 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+)
+
+type sourceServer struct {
+	pb.UnimplementedSourceTaskServiceServer
+	srv *server
+}
+
+// Run serves one source task: it polls the task and streams its records to
+// the host, and hands the host's committed offsets to the task. It returns
+// when the host closes its side or the stream breaks.
+func (s *sourceServer) Run(stream pb.SourceTaskService_RunServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return status.Error(codes.InvalidArgument, "first message must be open")
+	}
+	c, err := s.srv.find(open.Class)
+	if err != nil {
+		return err
+	}
+	if c.source == nil {
+		return status.Errorf(codes.InvalidArgument, "%s is not a source connector", open.Class)
+	}
+	cfg, errs := c.configure(open.Config)
+	if len(errs) > 0 {
+		return configStatus(errs)
+	}
+	offsets := Offsets{}
+	for _, o := range open.Offsets {
+		m, err := decodeJSONMap(o.Offset)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "stored offset: %v", err)
+		}
+		offsets[string(o.Partition)] = m
+	}
+	log := s.srv.log.With("task", open.TaskId)
+	ctx, cancel := context.WithCancel(context.WithValue(stream.Context(), loggerKey{}, log))
+	defer cancel()
+
+	task, err := c.source.Open(ctx, cfg, offsets)
+	if err != nil {
+		return status.Errorf(codes.FailedPrecondition, "open task %d: %v", open.TaskId, err)
+	}
+	defer func() {
+		if err := task.Close(); err != nil {
+			log.Warn("close task", "error", err)
+		}
+	}()
+
+	// The receiver owns Recv: it hands committed offsets to the task and
+	// cancels the poll loop when the host closes its side.
+	recvDone := make(chan error, 1)
+	go func() {
+		recvDone <- receiveCommits(ctx, stream, task)
+		cancel()
+	}()
+
+	maxBatch := int(open.MaxBatch)
+	codec := newSchemaCodec()
+	var pollErr error
+	for pollErr == nil {
+		var records []SourceRecord
+		records, pollErr = task.Poll(ctx)
+		for len(records) > 0 {
+			n := len(records)
+			if maxBatch > 0 && n > maxBatch {
+				n = maxBatch
+			}
+			batch, err := toProtoRecords(codec, records[:n])
+			if err != nil {
+				return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
+			}
+			if err := stream.Send(&pb.SourceRunResponse{Records: batch}); err != nil {
+				return err
+			}
+			records = records[n:]
+		}
+	}
+	cancel()
+	if err := <-recvDone; err != nil {
+		return taskStatus(ctx, err)
+	}
+	return taskStatus(ctx, pollErr)
+}
+
+func receiveCommits(ctx context.Context, stream pb.SourceTaskService_RunServer, task SourceTask) error {
+	committer, _ := task.(SourceCommitter)
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		c := msg.GetCommitted()
+		if c == nil || committer == nil {
+			continue
+		}
+		offsets := make([]Offset, 0, len(c.Offsets))
+		for _, o := range c.Offsets {
+			p, err := decodeJSONMap(o.Partition)
+			if err != nil {
+				return err
+			}
+			off, err := decodeJSONMap(o.Offset)
+			if err != nil {
+				return err
+			}
+			offsets = append(offsets, Offset{Partition: p, Offset: off})
+		}
+		if err := committer.Commit(ctx, offsets); err != nil && !errors.Is(err, context.Canceled) {
+			Logger(ctx).Warn("commit", "error", err)
+		}
+	}
+}
+
+func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRecord, error) {
+	out := make([]*pb.SourceRecord, len(records))
+	for i := range records {
+		r := &records[i]
+		pr := &pb.SourceRecord{Topic: r.Topic, KafkaPartition: -1}
+		var err error
+		if pr.SourcePartition, err = encodeJSONMap(r.Partition); err != nil {
+			return nil, fmt.Errorf("record %d partition: %w", i, err)
+		}
+		if pr.SourceOffset, err = encodeJSONMap(r.Offset); err != nil {
+			return nil, fmt.Errorf("record %d offset: %w", i, err)
+		}
+		if r.KafkaPartition != nil {
+			pr.KafkaPartition = *r.KafkaPartition
+		}
+		if !r.Timestamp.IsZero() {
+			pr.TimestampMs = r.Timestamp.UnixMilli()
+		}
+		if pr.Key, err = codec.data(r.KeySchema, r.Key); err != nil {
+			return nil, fmt.Errorf("record %d key: %w", i, err)
+		}
+		if pr.Value, err = codec.data(r.ValueSchema, r.Value); err != nil {
+			return nil, fmt.Errorf("record %d value: %w", i, err)
+		}
+		for _, h := range r.Headers {
+			hd, err := codec.data(h.Schema, h.Value)
+			if err != nil {
+				return nil, fmt.Errorf("record %d header %q: %w", i, h.Key, err)
+			}
+			pr.Headers = append(pr.Headers, &pb.Header{Key: h.Key, Value: hd})
+		}
+		out[i] = pr
+	}
+	return out, nil
+}
+
+// data converts a schema and value; both nil is a null without schema.
+func (c *schemaCodec) data(s *Schema, v any) (*pb.Data, error) {
+	if s == nil && v == nil {
+		return nil, nil
+	}
+	ps, err := c.toProto(s)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := c.valueToProto(s, v)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Data{Schema: ps, Value: pv}, nil
+}
+
+// fromData is the inverse of data.
+func (c *schemaCodec) fromData(d *pb.Data) (*Schema, any, error) {
+	if d == nil {
+		return nil, nil, nil
+	}
+	s, err := c.fromProto(d.Schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := c.valueFromProto(s, d.Value)
+	return s, v, err
+}
