@@ -4,6 +4,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -105,6 +106,30 @@ func (pr *Producer) drain() {
 // Deliveries returns the channel of delivery reports. It is closed by
 // Close.
 func (pr *Producer) Deliveries() <-chan Delivery { return pr.deliveries }
+
+// EnsureTopic creates topic with the broker's default partitions and
+// replication if it does not exist yet. Creating it explicitly, instead of
+// relying on auto-creation, works on brokers where auto-creation is off and
+// makes the embedded broker persist the topic at once.
+func (pr *Producer) EnsureTopic(ctx context.Context, topic string) error {
+	admin, err := ck.NewAdminClientFromProducer(pr.p)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := admin.CreateTopics(ctx, []ck.TopicSpecification{{Topic: topic, NumPartitions: -1, ReplicationFactor: -1}})
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if code := r.Error.Code(); code != ck.ErrNoError && code != ck.ErrTopicAlreadyExists {
+			return fmt.Errorf("create topic %s: %w", topic, r.Error)
+		}
+	}
+	return nil
+}
 
 // Produce queues one record; partition -1 lets the partitioner choose and
 // ts zero lets Kafka stamp it.

@@ -132,7 +132,7 @@ func isExecutable(path string) bool {
 }
 
 func (l *Launcher) spec(ctx context.Context, bin string) (*pb.SpecResponse, error) {
-	p, err := l.Launch(bin, l.Log.Named("discovery"), 5*time.Second)
+	p, err := l.Launch(bin, "", l.Log.Named("discovery"), 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -160,9 +160,11 @@ type Process struct {
 var pluginEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL"}
 
 // Launch starts bin and connects to it; startTimeout bounds the handshake.
-// Its stderr goes to log.
-func (l *Launcher) Launch(bin string, log hclog.Logger, startTimeout time.Duration) (*Process, error) {
+// Its stderr goes to log. owner (a connector name, or "") is passed to the
+// plugin as FERRY_CONNECTOR, so its process can be told apart in ps.
+func (l *Launcher) Launch(bin, owner string, log hclog.Logger, startTimeout time.Duration) (*Process, error) {
 	cmd := exec.Command(bin)
+	cmd.Env = []string{"FERRY_CONNECTOR=" + owner}
 	for _, k := range pluginEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -231,7 +233,9 @@ func (l *Launcher) SweepSockets() error {
 }
 
 // hostPlugin hands go-plugin's connection to the host unchanged.
-type hostPlugin struct{ goplugin.NetRPCUnsupportedPlugin }
+type hostPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
 
 func (hostPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 	return errors.New("the host serves no plugin")

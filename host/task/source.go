@@ -28,6 +28,7 @@ type OffsetStore interface {
 type Producer interface {
 	Produce(topic string, partition int32, key, value []byte, headers []kafka.Header, ts time.Time, opaque any) error
 	Deliveries() <-chan kafka.Delivery
+	EnsureTopic(ctx context.Context, topic string) error
 }
 
 // Source is one source task. Run it once.
@@ -51,6 +52,7 @@ type Source struct {
 
 	pending  map[string]*partitionQueue
 	inFlight int
+	topics   map[string]bool // topics known to exist
 }
 
 // submitted is one produced record awaiting its delivery report.
@@ -77,6 +79,7 @@ var ErrStopped = errors.New("source task ended its stream")
 // commits what was delivered and returns the error.
 func (s *Source) Run(ctx context.Context) error {
 	s.pending = map[string]*partitionQueue{}
+	s.topics = map[string]bool{}
 	streamCtx, cancelStream := context.WithCancel(context.Background())
 	defer cancelStream()
 	stream, err := s.Client.Run(streamCtx)
@@ -120,7 +123,7 @@ func (s *Source) Run(ctx context.Context) error {
 			cancelStream()
 			return s.finish(nil)
 		case batch := <-batches:
-			if err := s.produce(batch); err != nil {
+			if err := s.produce(ctx, batch); err != nil {
 				cancelStream()
 				return s.finish(err)
 			}
@@ -177,8 +180,14 @@ func (s *Source) finish(cause error) error {
 	return cause
 }
 
-func (s *Source) produce(batch []*pb.SourceRecord) error {
+func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
 	for _, r := range batch {
+		if !s.topics[r.Topic] {
+			if err := s.Producer.EnsureTopic(ctx, r.Topic); err != nil {
+				return err
+			}
+			s.topics[r.Topic] = true
+		}
 		key, err := s.Key.FromConnect(r.Topic, r.Key)
 		if err != nil {
 			return fmt.Errorf("convert key of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)

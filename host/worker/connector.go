@@ -162,7 +162,7 @@ func (c *connector) supervise(ctx context.Context) {
 // runOnce launches the plugin, starts the connector and its tasks, and
 // waits until ctx is cancelled (nil) or something fails.
 func (c *connector) runOnce(ctx context.Context) error {
-	proc, err := c.w.opts.Launch.Launch(c.class.Binary, c.log, 30*time.Second)
+	proc, err := c.w.opts.Launch.Launch(c.class.Binary, c.name, c.log, 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func (w *Worker) Validate(ctx context.Context, cfg map[string]string) (*plugin.C
 }
 
 func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg map[string]string) ([]config.KeyError, error) {
-	p, err := w.opts.Launch.Launch(class.Binary, w.opts.Log.Named("validate"), 10*time.Second)
+	p, err := w.opts.Launch.Launch(class.Binary, "", w.opts.Log.Named("validate"), 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,7 @@ func sinkConnector() sdk.SinkConnector {
 		TaskClass: "org.apache.kafka.connect.file.FileStreamSinkTask",
 		Version:   version,
 		Config: []sdk.ConfigDef{
-			{Name: "file", Type: sdk.TypeString, Doc: "Destination filename. If not specified, the standard output will be used"},
+			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Destination filename", Validate: notEmpty},
 		},
 		Open: openSink,
 	}
@@ -33,17 +34,47 @@ type sink struct {
 
 func openSink(_ context.Context, cfg sdk.Config) (sdk.SinkTask, error) {
 	s := &sink{name: cfg.String("file")}
-	if s.name == "" {
-		s.f = os.Stdout
-	} else {
-		f, err := os.OpenFile(s.name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", s.name, err)
-		}
-		s.f = f
+	f, err := os.OpenFile(s.name, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.name, err)
 	}
+	if err := dropPartialLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("repair %s: %w", s.name, err)
+	}
+	s.f = f
 	s.w = bufio.NewWriterSize(s.f, 256<<10)
 	return s, nil
+}
+
+// dropPartialLine truncates f after its last newline. A crash can leave a
+// torn last line behind; it was never flushed, so its record was never
+// committed and will be delivered again.
+func dropPartialLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	end := st.Size()
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == st.Size() {
+		return nil
+	}
+	return f.Truncate(end)
 }
 
 func (s *sink) Put(_ context.Context, records []sdk.SinkRecord) error {
@@ -60,9 +91,6 @@ func (s *sink) Flush(context.Context) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", s.name, err)
 	}
-	if s.name == "" {
-		return nil
-	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", s.name, err)
 	}
@@ -71,10 +99,8 @@ func (s *sink) Flush(context.Context) error {
 
 func (s *sink) Close() error {
 	err := s.w.Flush()
-	if s.name != "" {
-		if cerr := s.f.Close(); err == nil {
-			err = cerr
-		}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

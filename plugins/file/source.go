@@ -20,7 +20,7 @@ func sourceConnector() sdk.SourceConnector {
 		TaskClass: "org.apache.kafka.connect.file.FileStreamSourceTask",
 		Version:   version,
 		Config: []sdk.ConfigDef{
-			{Name: "file", Type: sdk.TypeString, Doc: "Source filename. If not specified, the standard input will be used"},
+			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Source filename", Validate: notEmpty},
 			{Name: "topic", Type: sdk.TypeString, Required: true, Doc: "The topic to publish data to", Validate: oneTopic},
 			{Name: "batch.size", Type: sdk.TypeInt, Default: "2000", Doc: "The maximum number of records the source task can read from the file each time it is polled", Validate: sdk.AtLeast(1)},
 		},
@@ -28,14 +28,18 @@ func sourceConnector() sdk.SourceConnector {
 	}
 }
 
-func oneTopic(v string) error {
-	if strings.Contains(v, ",") {
-		return errors.New("'topic' in FileStreamSourceConnector configuration requires definition of a single topic")
-	}
+func notEmpty(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return errors.New("must not be empty")
 	}
 	return nil
+}
+
+func oneTopic(v string) error {
+	if strings.Contains(v, ",") {
+		return errors.New("'topic' in FileStreamSourceConnector configuration requires definition of a single topic")
+	}
+	return notEmpty(v)
 }
 
 // idleWait is how long Poll waits at the end of the file before looking
@@ -45,10 +49,11 @@ const (
 	maxIdle  = time.Second
 )
 
-// source tails one file (or stdin) line by line. Its offset is the byte
+// source tails one file line by line. Unlike Kafka Connect's, it never
+// reads standard input: a worker's stdin is not a plugin's to take. Its offset is the byte
 // position just past the last line emitted, as Kafka Connect's.
 type source struct {
-	name      string // file name, "" for stdin
+	name      string
 	topic     string
 	batchSize int
 	in        io.ReadCloser
@@ -60,11 +65,6 @@ type source struct {
 
 func openSource(ctx context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.SourceTask, error) {
 	s := &source{name: cfg.String("file"), topic: cfg.String("topic"), batchSize: cfg.Int("batch.size")}
-	if s.name == "" {
-		s.in = io.NopCloser(os.Stdin)
-		s.r = bufio.NewReaderSize(s.in, 64<<10)
-		return s, nil
-	}
 	f, err := os.Open(s.name)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.name, err)
@@ -87,20 +87,9 @@ func openSource(ctx context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.S
 	return s, nil
 }
 
-// partition is nil for stdin, which has no position to resume from.
-func (s *source) partition() map[string]any {
-	if s.name == "" {
-		return nil
-	}
-	return map[string]any{"filename": s.name}
-}
+func (s *source) partition() map[string]any { return map[string]any{"filename": s.name} }
 
-func (s *source) offset() map[string]any {
-	if s.name == "" {
-		return nil
-	}
-	return map[string]any{"position": s.position}
-}
+func (s *source) offset() map[string]any { return map[string]any{"position": s.position} }
 
 // Poll returns up to batch.size complete lines; at the end of the file it
 // waits for more, returning nothing after maxIdle.

@@ -1,0 +1,341 @@
+// Package e2e runs the real ferry and plugin binaries against a broker:
+// the embedded one by default, or the one FERRY_TEST_BOOTSTRAP names.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ferry-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, target), pkg)
+		cmd.Dir = "../.."
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var topicSeq atomic.Int64
+
+// uniqueTopic keeps tests apart when they share a broker.
+func uniqueTopic(t *testing.T) string {
+	return fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano()%1e9, topicSeq.Add(1))
+}
+
+// workerProc is one running `ferry standalone`.
+type workerProc struct {
+	t    *testing.T
+	dir  string
+	cmd  *exec.Cmd
+	url  string
+	logf string
+	args []string
+}
+
+// writeWorkerConfig writes dir/worker.properties with the test defaults
+// plus extra.
+func writeWorkerConfig(t *testing.T, dir string, extra map[string]string) string {
+	props := map[string]string{
+		"key.converter":                "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter":              "org.apache.kafka.connect.json.JsonConverter",
+		"offset.storage.file.filename": filepath.Join(dir, "connect.offsets"),
+		"offset.flush.interval.ms":     "500",
+		"listeners":                    "http://127.0.0.1:0",
+		"ferry.data.dir":               filepath.Join(dir, "data"),
+		"plugin.path":                  filepath.Join(binDir, "plugins"),
+	}
+	if b := os.Getenv("FERRY_TEST_BOOTSTRAP"); b != "" {
+		props["bootstrap.servers"] = b
+	}
+	for k, v := range extra {
+		props[k] = v
+	}
+	path := filepath.Join(dir, "worker.properties")
+	writeProps(t, path, props)
+	return path
+}
+
+func writeProps(t *testing.T, path string, props map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for k, v := range props {
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var restLine = regexp.MustCompile(`REST API listening: url=(http://\S+)`)
+
+// startWorker runs ferry standalone with args (worker config, connector
+// files) and waits until its REST API answers.
+func startWorker(t *testing.T, dir string, args ...string) *workerProc {
+	t.Helper()
+	w := &workerProc{t: t, dir: dir, args: args, logf: filepath.Join(dir, fmt.Sprintf("worker-%d.log", time.Now().UnixNano()))}
+	logFile, err := os.Create(w.logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cmd = exec.Command(filepath.Join(binDir, "ferry"), append([]string{"standalone"}, args...)...)
+	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logFile.Close()
+	t.Cleanup(func() {
+		w.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(w.logf)
+			t.Logf("worker log %s:\n%s", w.logf, tail(b, 80))
+		}
+	})
+	waitFor(t, 30*time.Second, "worker REST API", func() bool {
+		b, _ := os.ReadFile(w.logf)
+		if m := restLine.FindSubmatch(b); m != nil {
+			w.url = string(m[1])
+			return true
+		}
+		if w.cmd.ProcessState != nil {
+			t.Fatalf("worker exited early:\n%s", b)
+		}
+		return false
+	})
+	return w
+}
+
+func tail(b []byte, lines int) string {
+	all := strings.Split(string(b), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// stop ends the worker with SIGTERM (a graceful stop) and waits.
+func (w *workerProc) stop() {
+	if w.cmd.ProcessState != nil {
+		return
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		w.cmd.Process.Kill()
+		<-done
+		w.t.Errorf("worker did not stop within 30s of SIGTERM")
+	}
+}
+
+// kill ends the worker with SIGKILL.
+func (w *workerProc) kill() {
+	w.cmd.Process.Kill()
+	w.cmd.Wait()
+}
+
+// call makes a REST call and decodes the JSON answer into out (if not nil).
+func (w *workerProc) call(method, path string, body any, out any) int {
+	w.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, w.url+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			w.t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type status struct {
+	Name      string `json:"name"`
+	Connector struct {
+		State    string `json:"state"`
+		WorkerID string `json:"worker_id"`
+		Trace    string `json:"trace"`
+	} `json:"connector"`
+	Tasks []struct {
+		ID    int    `json:"id"`
+		State string `json:"state"`
+		Trace string `json:"trace"`
+	} `json:"tasks"`
+	Type string `json:"type"`
+}
+
+func (w *workerProc) status(name string) status {
+	var st status
+	w.call("GET", "/connectors/"+name+"/status", nil, &st)
+	return st
+}
+
+// running reports whether the connector and all its tasks are RUNNING.
+func (w *workerProc) running(name string) bool {
+	st := w.status(name)
+	if st.Connector.State != "RUNNING" || len(st.Tasks) == 0 {
+		return false
+	}
+	for _, task := range st.Tasks {
+		if task.State != "RUNNING" {
+			return false
+		}
+	}
+	return true
+}
+
+// pluginPID finds the plugin process serving connector.
+func (w *workerProc) pluginPID(connector string) int {
+	w.t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(w.cmd.Process.Pid) {
+			continue
+		}
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if string(kv) == "FERRY_CONNECTOR="+connector {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readLines returns the lines of path (none if it does not exist).
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// pipeline writes a source and a sink connector config into dir, wired
+// through a fresh topic, and returns their paths and the data files.
+func pipeline(t *testing.T, dir string) (srcCfg, sinkCfg, in, out string) {
+	topic := uniqueTopic(t)
+	in, out = filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+	srcCfg, sinkCfg = filepath.Join(dir, "source.properties"), filepath.Join(dir, "sink.properties")
+	writeProps(t, srcCfg, map[string]string{"name": "src", "connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": topic})
+	writeProps(t, sinkCfg, map[string]string{"name": "sink", "connector.class": "FileStreamSink", "tasks.max": "1", "file": out, "topics": topic})
+	return
+}
+
+// appendLines appends lines [from, to) to path, chunk lines at a time with
+// pause between chunks.
+func appendLines(t *testing.T, path string, from, to, chunk int, pause time.Duration) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	for i := from; i < to; i += chunk {
+		var b strings.Builder
+		for j := i; j < min(i+chunk, to); j++ {
+			fmt.Fprintf(&b, "line-%07d\n", j)
+		}
+		if _, err := f.WriteString(b.String()); err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(pause)
+	}
+}
+
+// checkArrived fails unless out holds every line [0, n) in order of first
+// appearance: duplicates (replays) are allowed, losses are not.
+func checkArrived(t *testing.T, out string, n int, timeout time.Duration) {
+	t.Helper()
+	var unique []string
+	waitFor(t, timeout, fmt.Sprintf("%d lines in %s", n, out), func() bool {
+		seen := map[string]bool{}
+		unique = unique[:0]
+		for _, l := range readLines(t, out) {
+			if !seen[l] {
+				seen[l] = true
+				unique = append(unique, l)
+			}
+		}
+		return len(unique) >= n
+	})
+	for i, l := range unique[:n] {
+		if want := fmt.Sprintf("line-%07d", i); l != want {
+			t.Fatalf("line %d of %s is %q, want %q", i, out, l, want)
+		}
+	}
+	if len(unique) != n {
+		t.Fatalf("%s has %d distinct lines, want %d", out, len(unique), n)
+	}
+}

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFileToKafkaToFile100k(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, sink, in, out := pipeline(t, dir)
+	const n = 100_000
+	appendLines(t, in, 0, n, n, 0)
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
+	checkArrived(t, out, n, 2*time.Minute)
+	if lines := readLines(t, out); len(lines) != n {
+		t.Errorf("sink has %d lines, want exactly %d (no restarts happened, so no duplicates)", len(lines), n)
+	}
+	if !w.running("src") || !w.running("sink") {
+		t.Errorf("connectors not running: %+v %+v", w.status("src"), w.status("sink"))
+	}
+}
+
+// killPlugin SIGKILLs the named connector's plugin mid-stream and checks
+// that the other connector keeps running, the killed one comes back, and no
+// line is lost.
+func killPlugin(t *testing.T, victim, other string) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, sink, in, out := pipeline(t, dir)
+	const n = 40_000
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendLines(t, in, 0, n, 500, 20*time.Millisecond)
+	}()
+	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, out)) > 2000 })
+	pid := w.pluginPID(victim)
+	if pid == 0 {
+		t.Fatalf("no plugin process for %s", victim)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	waitFor(t, 10*time.Second, victim+" running again in a new process", func() bool {
+		if !w.running(other) {
+			t.Fatalf("%s stopped after %s's plugin was killed: %+v", other, victim, w.status(other))
+		}
+		p := w.pluginPID(victim)
+		return p != 0 && p != pid && w.running(victim)
+	})
+	t.Logf("%s back after %s", victim, time.Since(killed))
+	<-done
+	checkArrived(t, out, n, 2*time.Minute)
+}
+
+func TestKillSourcePlugin(t *testing.T) { killPlugin(t, "src", "sink") }
+
+func TestKillSinkPlugin(t *testing.T) { killPlugin(t, "sink", "src") }
+
+func TestKillWorker(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, sink, in, out := pipeline(t, dir)
+	const n = 40_000
+	cfg := writeWorkerConfig(t, dir, nil)
+	w := startWorker(t, dir, cfg, src, sink)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendLines(t, in, 0, n, 500, 20*time.Millisecond)
+	}()
+	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, out)) > 2000 })
+	srcPID, sinkPID := w.pluginPID("src"), w.pluginPID("sink")
+	w.kill()
+	// Orphaned plugins notice their parent is gone and exit.
+	waitFor(t, 5*time.Second, "orphaned plugins to exit", func() bool {
+		return syscall.Kill(srcPID, 0) != nil && syscall.Kill(sinkPID, 0) != nil
+	})
+	w2 := startWorker(t, dir, cfg, src, sink)
+	<-done
+	checkArrived(t, out, n, 2*time.Minute)
+	if !w2.running("src") || !w2.running("sink") {
+		t.Errorf("connectors not running after restart")
+	}
+	entries, _ := os.ReadDir(dir + "/data/sockets")
+	if len(entries) > 1 {
+		t.Errorf("plugin socket dirs left behind: %d", len(entries))
+	}
+}
