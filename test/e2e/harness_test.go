@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, target), pkg)
+		args := []string{"build", "-o", filepath.Join(dir, target)}
+		if os.Getenv("FERRY_TEST_RACE") != "" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
 		cmd.Dir = "../.."
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -114,8 +118,11 @@ func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 	logFile.Close()
 	t.Cleanup(func() {
 		w.stop()
+		b, _ := os.ReadFile(w.logf)
+		if bytes.Contains(b, []byte("DATA RACE")) {
+			t.Errorf("the race detector fired in the worker or a plugin")
+		}
 		if t.Failed() {
-			b, _ := os.ReadFile(w.logf)
 			t.Logf("worker log %s:\n%s", w.logf, tail(b, 80))
 		}
 	})

@@ -1,0 +1,41 @@
+# Ferry's build. `make test` is what CI (.ci/run) runs.
+GO      ?= go
+BIN     := bin
+PLUGINS := $(patsubst plugins/%/,%,$(dir $(wildcard plugins/*/main.go)))
+TOOLS   := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: build test vet fmt-check run proto tools clean
+
+build:
+	$(GO) build -o $(BIN)/ferry ./host/cmd/ferry
+	@for p in $(PLUGINS); do echo "$(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p"; $(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p || exit 1; done
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The whole suite, race detector on (in the worker and plugin binaries the
+# end-to-end tests build and start, too); FERRY_TEST_BOOTSTRAP=host:port runs them on that broker
+# instead of the embedded one.
+test: fmt-check vet
+	FERRY_TEST_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# Demo: a file source -> Kafka -> file sink pipeline on the embedded broker.
+run: build
+	scripts/demo
+
+# Regenerate proto/gen (needs `make tools`).
+proto:
+	PATH="$(TOOLS):$$PATH" buf lint
+	PATH="$(TOOLS):$$PATH" buf generate
+
+tools:
+	$(GO) install github.com/bufbuild/buf/cmd/buf@v1.75.0
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+clean:
+	rm -rf $(BIN) data

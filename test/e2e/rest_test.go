@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type errorBody struct {
+	ErrorCode int    `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// A worker with a broken binary in its plugin path still starts, and
+// rejects bad connector configs at create time, naming the key.
+func TestBadConfigsRejected(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	os.MkdirAll(plugins, 0o755)
+	if err := os.Symlink(filepath.Join(binDir, "plugins", "file"), filepath.Join(plugins, "file")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(plugins, "not-a-plugin"), []byte("#!/bin/sh\necho hello\n"), 0o755)
+	os.WriteFile(filepath.Join(plugins, "crashes"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, map[string]string{"plugin.path": plugins}))
+
+	var classes []map[string]string
+	w.call("GET", "/connector-plugins", nil, &classes)
+	if len(classes) != 2 {
+		t.Fatalf("connector-plugins = %v, want the two file connectors", classes)
+	}
+	log, _ := os.ReadFile(w.logf)
+	for _, bin := range []string{"not-a-plugin", "crashes"} {
+		if !strings.Contains(string(log), "skipping plugin") || !strings.Contains(string(log), bin) {
+			t.Errorf("log does not report broken plugin %s", bin)
+		}
+	}
+
+	in := filepath.Join(dir, "in.txt")
+	good := map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": uniqueTopic(t)}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for gk, gv := range good {
+			m[gk] = gv
+		}
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		config map[string]string
+		key    string
+	}{
+		{"unknown class", with("connector.class", "com.example.NoSuchConnector"), "connector.class"},
+		{"missing file", with("file", ""), "file"},
+		{"tasks.max zero", with("tasks.max", "0"), "tasks.max"},
+		{"tasks.max not a number", with("tasks.max", "many"), "tasks.max"},
+		{"unknown converter", with("value.converter", "com.example.NoSuchConverter"), "value.converter"},
+		{"missing topic", with("topic", ""), "topic"},
+		{"sink without topics", map[string]string{"connector.class": "FileStreamSink", "file": in}, "topics"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e errorBody
+			code := w.call("POST", "/connectors", map[string]any{"name": "bad", "config": tc.config}, &e)
+			if code != 400 || e.ErrorCode != 400 {
+				t.Fatalf("POST = %d %+v, want 400", code, e)
+			}
+			if !strings.Contains(e.Message, tc.key+": ") {
+				t.Errorf("error does not name key %q: %s", tc.key, e.Message)
+			}
+		})
+	}
+	var names []string
+	w.call("GET", "/connectors", nil, &names)
+	if len(names) != 0 {
+		t.Errorf("rejected connectors were created: %v", names)
+	}
+}
+
+// The Kafka Connect REST API's core: shapes and status codes.
+func TestRESTLifecycle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, nil, 0o644)
+	cfg := map[string]string{"connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector", "tasks.max": "1", "file": in, "topic": uniqueTopic(t)}
+
+	var info struct {
+		Name   string            `json:"name"`
+		Config map[string]string `json:"config"`
+		Tasks  []struct {
+			Connector string `json:"connector"`
+			Task      int    `json:"task"`
+		} `json:"tasks"`
+		Type string `json:"type"`
+	}
+	if code := w.call("POST", "/connectors", map[string]any{"name": "c1", "config": cfg}, &info); code != 201 {
+		t.Fatalf("create = %d", code)
+	}
+	if info.Name != "c1" || info.Config["name"] != "c1" || info.Type != "source" {
+		t.Errorf("created info = %+v", info)
+	}
+	var e errorBody
+	if code := w.call("POST", "/connectors", map[string]any{"name": "c1", "config": cfg}, &e); code != 409 {
+		t.Errorf("duplicate create = %d, want 409", code)
+	}
+	waitFor(t, 10*time.Second, "c1 running", func() bool { return w.running("c1") })
+
+	var tasks []struct {
+		ID struct {
+			Connector string `json:"connector"`
+			Task      int    `json:"task"`
+		} `json:"id"`
+		Config map[string]string `json:"config"`
+	}
+	w.call("GET", "/connectors/c1/tasks", nil, &tasks)
+	if len(tasks) != 1 || tasks[0].ID.Connector != "c1" || tasks[0].Config["task.class"] != "org.apache.kafka.connect.file.FileStreamSourceTask" {
+		t.Errorf("tasks = %+v", tasks)
+	}
+
+	for _, step := range []struct {
+		method, path string
+		code         int
+		state        string
+	}{
+		{"PUT", "/connectors/c1/pause", 202, "PAUSED"},
+		{"PUT", "/connectors/c1/resume", 202, "RUNNING"},
+		{"PUT", "/connectors/c1/stop", 204, "STOPPED"},
+		{"PUT", "/connectors/c1/resume", 202, "RUNNING"},
+		{"POST", "/connectors/c1/restart", 204, "RUNNING"},
+	} {
+		if code := w.call(step.method, step.path, nil, nil); code != step.code {
+			t.Fatalf("%s %s = %d, want %d", step.method, step.path, code, step.code)
+		}
+		waitFor(t, 10*time.Second, "state "+step.state, func() bool { return w.status("c1").Connector.State == step.state })
+	}
+
+	cfg["tasks.max"] = "2"
+	if code := w.call("PUT", "/connectors/c1/config", cfg, &info); code != 200 {
+		t.Errorf("update config = %d, want 200", code)
+	}
+	var got map[string]string
+	w.call("GET", "/connectors/c1/config", nil, &got)
+	if got["tasks.max"] != "2" {
+		t.Errorf("config after update = %v", got)
+	}
+	if code := w.call("PUT", "/connectors/c2/config", cfg, &info); code != 201 {
+		t.Errorf("create through PUT = %d, want 201", code)
+	}
+	if code := w.call("DELETE", "/connectors/c1", nil, nil); code != 204 {
+		t.Errorf("delete = %d, want 204", code)
+	}
+	if code := w.call("GET", "/connectors/c1", nil, &e); code != 404 || e.ErrorCode != 404 {
+		t.Errorf("get deleted = %d %+v, want 404", code, e)
+	}
+
+	// Connectors survive a worker restart.
+	w.stop()
+	w2 := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	waitFor(t, 10*time.Second, "c2 running after restart", func() bool { return w2.running("c2") })
+}
