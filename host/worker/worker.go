@@ -128,8 +128,26 @@ func (w *Worker) save() error {
 }
 
 // Validate checks a connector config and returns its class; every problem
-// is named by key.
+// is named by key in an *InvalidConfigError.
 func (w *Worker) Validate(ctx context.Context, cfg map[string]string) (*plugin.Class, *config.Connector, error) {
+	class, parsed, errs, err := w.check(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(errs) > 0 {
+		return nil, nil, &InvalidConfigError{Errors: errs}
+	}
+	return class, parsed, nil
+}
+
+// CheckConfig returns every problem with a connector config, by key; an
+// error means the check itself could not run.
+func (w *Worker) CheckConfig(ctx context.Context, cfg map[string]string) ([]config.KeyError, error) {
+	_, _, errs, err := w.check(ctx, cfg)
+	return errs, err
+}
+
+func (w *Worker) check(ctx context.Context, cfg map[string]string) (*plugin.Class, *config.Connector, []config.KeyError, error) {
 	var errs []config.KeyError
 	class, ok := w.opts.Catalog.Find(strings.TrimSpace(cfg["connector.class"]))
 	if !ok && strings.TrimSpace(cfg["connector.class"]) != "" {
@@ -154,17 +172,14 @@ func (w *Worker) Validate(ctx context.Context, cfg map[string]string) (*plugin.C
 			errs = append(errs, config.KeyError{Key: key, Message: err.Error()})
 		}
 	}
-	if ok && len(errs) == 0 {
+	if ok {
 		perrs, err := w.pluginValidate(ctx, class, cfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		errs = append(errs, perrs...)
 	}
-	if len(errs) > 0 {
-		return nil, nil, &InvalidConfigError{Errors: errs}
-	}
-	return class, parsed, nil
+	return class, parsed, errs, nil
 }
 
 func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg map[string]string) ([]config.KeyError, error) {

@@ -57,12 +57,14 @@ func uniqueTopic(t *testing.T) string {
 
 // workerProc is one running `ferry standalone`.
 type workerProc struct {
-	t    *testing.T
-	dir  string
-	cmd  *exec.Cmd
-	url  string
-	logf string
-	args []string
+	t      *testing.T
+	exited chan struct{} // closed once the process is reaped
+	dir    string
+	cmd    *exec.Cmd
+	url    string
+	admin  string // gRPC admin address
+	logf   string
+	args   []string
 }
 
 // writeWorkerConfig writes dir/worker.properties with the test defaults
@@ -74,6 +76,7 @@ func writeWorkerConfig(t *testing.T, dir string, extra map[string]string) string
 		"offset.storage.file.filename": filepath.Join(dir, "connect.offsets"),
 		"offset.flush.interval.ms":     "500",
 		"listeners":                    "http://127.0.0.1:0",
+		"ferry.admin.listener":         "127.0.0.1:0",
 		"ferry.data.dir":               filepath.Join(dir, "data"),
 		"plugin.path":                  filepath.Join(binDir, "plugins"),
 	}
@@ -99,7 +102,10 @@ func writeProps(t *testing.T, path string, props map[string]string) {
 	}
 }
 
-var restLine = regexp.MustCompile(`REST API listening: url=(http://\S+)`)
+var (
+	restLine  = regexp.MustCompile(`REST API listening: url=(http://\S+)`)
+	adminLine = regexp.MustCompile(`gRPC admin API listening: addr=(\S+)`)
+)
 
 // startWorker runs ferry standalone with args (worker config, connector
 // files) and waits until its REST API answers.
@@ -116,6 +122,8 @@ func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 		t.Fatal(err)
 	}
 	logFile.Close()
+	w.exited = make(chan struct{})
+	go func() { w.cmd.Wait(); close(w.exited) }()
 	t.Cleanup(func() {
 		w.stop()
 		b, _ := os.ReadFile(w.logf)
@@ -128,12 +136,16 @@ func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 	})
 	waitFor(t, 30*time.Second, "worker REST API", func() bool {
 		b, _ := os.ReadFile(w.logf)
-		if m := restLine.FindSubmatch(b); m != nil {
-			w.url = string(m[1])
+		rm, am := restLine.FindSubmatch(b), adminLine.FindSubmatch(b)
+		if rm != nil && am != nil {
+			w.url, w.admin = string(rm[1]), string(am[1])
 			return true
 		}
-		if w.cmd.ProcessState != nil {
-			t.Fatalf("worker exited early:\n%s", b)
+		select {
+		case <-w.exited:
+			b, _ = os.ReadFile(w.logf)
+			t.Fatalf("worker exited early (%s):\n%s", w.cmd.ProcessState, b)
+		default:
 		}
 		return false
 	})
@@ -150,17 +162,17 @@ func tail(b []byte, lines int) string {
 
 // stop ends the worker with SIGTERM (a graceful stop) and waits.
 func (w *workerProc) stop() {
-	if w.cmd.ProcessState != nil {
+	select {
+	case <-w.exited:
 		return
+	default:
 	}
 	w.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { w.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-w.exited:
 	case <-time.After(30 * time.Second):
 		w.cmd.Process.Kill()
-		<-done
+		<-w.exited
 		w.t.Errorf("worker did not stop within 30s of SIGTERM")
 	}
 }
@@ -168,7 +180,7 @@ func (w *workerProc) stop() {
 // kill ends the worker with SIGKILL.
 func (w *workerProc) kill() {
 	w.cmd.Process.Kill()
-	w.cmd.Wait()
+	<-w.exited
 }
 
 // call makes a REST call and decodes the JSON answer into out (if not nil).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ferry-connect/ferry/host/admin"
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/config"
 	"github.com/ferry-connect/ferry/host/offsets"
@@ -28,7 +29,8 @@ import (
 
 const usage = `usage:
   ferry standalone WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]
-  ferry version`
+  ferry version
+  ferry [--admin HOST:PORT] connectors|plugins|validate ...   (ferry help for more)`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -50,9 +52,11 @@ func main() {
 		}
 	case "version":
 		fmt.Println("ferry", rest.Version)
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		fmt.Println(cliUsage)
 	default:
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
+		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 	}
 }
 
@@ -139,22 +143,34 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	}
 
 	srv := &http.Server{Handler: rest.Handler(w, clusterID), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, len(listeners))
+	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		log.Info("REST API listening", "url", "http://"+l.Addr().String())
 		go func() { errc <- srv.Serve(l) }()
+	}
+	grpcSrv := admin.NewServer(w, log.Named("admin"))
+	if wc.AdminListener != "" {
+		l, err := net.Listen("tcp", wc.AdminListener)
+		if err != nil {
+			return fmt.Errorf("ferry.admin.listener: %w", err)
+		}
+		log.Info("gRPC admin API listening", "addr", l.Addr().String())
+		go func() { errc <- grpcSrv.Serve(l) }()
 	}
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
 	case err := <-errc:
-		return fmt.Errorf("REST server: %w", err)
+		return fmt.Errorf("admin API server: %w", err)
 	}
+	// Shutdown order: stop taking requests, then (deferred) stop the
+	// connectors with their final commits, then the embedded broker.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("REST shutdown", "error", err)
 	}
+	grpcSrv.GracefulStop()
 	return nil
 }
 
