@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
@@ -152,6 +153,8 @@ func (c *jsonConverter) appendSchema(buf []byte, s *pb.Schema) ([]byte, error) {
 		buf = appendString(buf, s.Doc)
 	}
 	if len(s.Parameters) > 0 {
+		// Parameters are written in key order: the wire keeps them in a
+		// map, where Kafka keeps insertion order (docs/compatibility.md).
 		buf = append(buf, `,"parameters":{`...)
 		keys := make([]string, 0, len(s.Parameters))
 		for k := range s.Parameters {
@@ -378,12 +381,19 @@ func appendString(buf []byte, s string) []byte {
 				continue
 			}
 			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
+			switch {
+			case r == utf8.RuneError && size == 1:
 				buf = append(buf, s[start:i]...)
 				buf = append(buf, "\uFFFD"...)
-				i++
-				start = i
-				continue
+				start = i + 1
+			case r > 0xFFFF:
+				// Jackson escapes characters outside the BMP as a
+				// surrogate pair.
+				buf = append(buf, s[start:i]...)
+				hi, lo := utf16.EncodeRune(r)
+				buf = appendEscapedUnit(buf, uint16(hi))
+				buf = appendEscapedUnit(buf, uint16(lo))
+				start = i + size
 			}
 			i += size
 			continue
@@ -403,13 +413,17 @@ func appendString(buf []byte, s string) []byte {
 		case '\f':
 			buf = append(buf, '\\', 'f')
 		default:
-			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			buf = appendEscapedUnit(buf, uint16(c))
 		}
 		i++
 		start = i
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
+}
+
+func appendEscapedUnit(buf []byte, u uint16) []byte {
+	return append(buf, '\\', 'u', hexDigits[u>>12], hexDigits[u>>8&0xF], hexDigits[u>>4&0xF], hexDigits[u&0xF])
 }
 
 // ToConnect parses b as JsonConverter does.
@@ -584,6 +598,10 @@ func (c *jsonConverter) toValue(s *pb.Schema, doc any) (*pb.Value, error) {
 		f, err := n.Float64()
 		if err != nil {
 			return nil, mismatch()
+		}
+		// Jackson reads -0.0 as 0.0; so do we.
+		if f == 0 {
+			f = 0
 		}
 		return &pb.Value{Kind: &pb.Value_FloatValue{FloatValue: f}}, nil
 	case pb.SchemaType_SCHEMA_TYPE_STRING:

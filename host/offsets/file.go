@@ -96,7 +96,7 @@ func (s *FileStore) Delete(connector string) error {
 // write replaces the file atomically: a crash leaves the old or the new
 // offsets, never a torn file.
 func (s *FileStore) write() error {
-	b, err := json.MarshalIndent(s.data, "", " ")
+	b, err := json.Marshal(s.data)
 	if err != nil {
 		return fmt.Errorf("encode offsets: %w", err)
 	}

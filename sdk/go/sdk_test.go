@@ -1,0 +1,85 @@
+package sdk
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestWireRoundTrip(t *testing.T) {
+	point := &Schema{Type: Struct, Name: "Point", Fields: []Field{{"x", Float64Schema}, {"y", &Schema{Type: Float32, Optional: true}}}}
+	row := &Schema{Type: Struct, Name: "Row", Version: 2, Fields: []Field{
+		{"id", Int32Schema},
+		{"tags", &Schema{Type: Array, Value: StringSchema}},
+		{"attrs", &Schema{Type: Map, Key: StringSchema, Value: Int64Schema}},
+		{"ids", &Schema{Type: Map, Key: Int32Schema, Value: StringSchema}},
+		{"at", TimestampSchema},
+		{"pos", point},
+		{"name", &Schema{Type: String, Optional: true, Default: "anon"}},
+	}}
+	at := time.UnixMilli(1700000000123).UTC()
+	value := NewStruct(row).
+		Set("id", int32(7)).
+		Set("tags", []any{"a", "b"}).
+		Set("attrs", map[string]any{"k": int64(1)}).
+		Set("ids", []MapEntry{{int32(1), "one"}}).
+		Set("at", at).
+		Set("pos", NewStruct(point).Set("x", 1.5).Set("y", float32(2.5))).
+		Set("name", nil)
+
+	enc := newSchemaCodec()
+	d, err := enc.data(row, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := newSchemaCodec()
+	s, v, err := dec.fromData(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*StructValue)
+	if s.Name != "Row" || s.Version != 2 || s.Fields[6].Schema.Default != "anon" {
+		t.Errorf("schema = %+v", s)
+	}
+	for _, f := range []string{"id", "tags", "attrs", "ids", "at", "name"} {
+		if !reflect.DeepEqual(got.Get(f), value.Get(f)) {
+			t.Errorf("field %s = %#v, want %#v", f, got.Get(f), value.Get(f))
+		}
+	}
+	pos := got.Get("pos").(*StructValue)
+	if pos.Get("x") != 1.5 || pos.Get("y") != float32(2.5) {
+		t.Errorf("pos = %+v", pos.Values)
+	}
+	if _, err := enc.valueToProto(nil, struct{}{}); err == nil {
+		t.Error("unsupported Go type accepted")
+	}
+}
+
+func TestResolveConfig(t *testing.T) {
+	defs := []ConfigDef{
+		{Name: "file", Type: TypeString, Required: true},
+		{Name: "batch.size", Type: TypeInt, Default: "2000", Validate: AtLeast(1)},
+		{Name: "flag", Type: TypeBoolean},
+	}
+	cfg, errs := resolve(defs, map[string]string{"file": "f", "extra": "kept"})
+	if len(errs) != 0 || cfg.Int("batch.size") != 2000 || cfg.String("extra") != "kept" {
+		t.Errorf("resolve = %v %v", cfg, errs)
+	}
+	_, errs = resolve(defs, map[string]string{"batch.size": "0", "flag": "yes"})
+	var keys []string
+	for _, e := range errs {
+		keys = append(keys, e.Key)
+	}
+	if !reflect.DeepEqual(keys, []string{"batch.size", "file", "flag"}) {
+		t.Errorf("error keys = %v (%v)", keys, errs)
+	}
+}
+
+func TestOffsetsGetMatchesEncodedPartition(t *testing.T) {
+	p := map[string]any{"filename": "in.txt", "b": 1}
+	key, _ := encodeJSONMap(p)
+	o := Offsets{string(key): {"position": 3.0}}
+	if got := o.Get(map[string]any{"b": 1, "filename": "in.txt"}); got["position"] != 3.0 {
+		t.Errorf("Get = %v", got)
+	}
+}
