@@ -31,6 +31,11 @@ type Worker struct {
 	DataDir string
 	// EmbeddedPort is the embedded broker's port; 0 picks a free one.
 	EmbeddedPort int
+	// Restart policy for failed connectors: up to RestartAttempts restarts
+	// in a row, waiting RestartBackoff, doubling up to MaxRestartBackoff.
+	RestartAttempts   int
+	RestartBackoff    time.Duration
+	MaxRestartBackoff time.Duration
 	// Producer and Consumer are client settings from producer.* and
 	// consumer.* keys, prefix removed.
 	Producer map[string]string
@@ -119,6 +124,19 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 			bad("ferry.embedded.port", "invalid port %q", p)
 		}
 		w.EmbeddedPort = n
+	}
+	w.RestartBackoff = durationMS(props, "ferry.restart.backoff.initial.ms", 250, bad)
+	w.MaxRestartBackoff = durationMS(props, "ferry.restart.backoff.max.ms", 30000, bad)
+	w.RestartAttempts = 10
+	if v, ok := props["ferry.restart.max.attempts"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			bad("ferry.restart.max.attempts", "invalid value %q: expected a non-negative integer", v)
+		}
+		w.RestartAttempts = n
+	}
+	if w.RestartBackoff <= 0 || w.MaxRestartBackoff < w.RestartBackoff {
+		bad("ferry.restart.backoff.initial.ms", "must be positive and at most ferry.restart.backoff.max.ms")
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Source: source, Problems: problems}

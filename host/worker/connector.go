@@ -128,7 +128,8 @@ func (c *connector) stop() {
 // supervise runs the connector until ctx is cancelled, restarting its
 // plugin process with exponential backoff when it or a task fails.
 func (c *connector) supervise(ctx context.Context) {
-	backoff := c.w.opts.RestartBackoff
+	policy := c.w.opts.Config
+	backoff := policy.RestartBackoff
 	failures := 0
 	for {
 		started := time.Now()
@@ -138,11 +139,11 @@ func (c *connector) supervise(ctx context.Context) {
 			return
 		}
 		if time.Since(started) > time.Minute {
-			failures, backoff = 0, c.w.opts.RestartBackoff
+			failures, backoff = 0, policy.RestartBackoff
 		}
 		failures++
 		trace := err.Error()
-		if failures > c.w.opts.MaxRestarts {
+		if failures > policy.RestartAttempts {
 			c.log.Error("connector failed; restart budget spent", "restarts", failures-1, "error", err)
 			c.setState(StateFailed, trace)
 			return
@@ -155,7 +156,7 @@ func (c *connector) supervise(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, c.w.opts.MaxRestartBackoff)
+		backoff = min(backoff*2, policy.MaxRestartBackoff)
 	}
 }
 

@@ -44,12 +44,6 @@ type Options struct {
 	Launch  *plugin.Launcher
 	Offsets *offsets.FileStore
 	Log     hclog.Logger
-	// Restart policy: the first retry waits RestartBackoff, doubling up to
-	// MaxRestartBackoff; after MaxRestarts consecutive failures the
-	// connector stays FAILED.
-	RestartBackoff    time.Duration
-	MaxRestartBackoff time.Duration
-	MaxRestarts       int
 }
 
 // Worker runs connectors. Its methods are safe for concurrent use.
@@ -63,19 +57,10 @@ type Worker struct {
 	wg         sync.WaitGroup
 }
 
-// New makes a worker and loads the connectors a previous run kept.
-func New(opts Options) (*Worker, error) {
-	if opts.RestartBackoff == 0 {
-		opts.RestartBackoff = 250 * time.Millisecond
-	}
-	if opts.MaxRestartBackoff == 0 {
-		opts.MaxRestartBackoff = 30 * time.Second
-	}
-	if opts.MaxRestarts == 0 {
-		opts.MaxRestarts = 10
-	}
-	w := &Worker{opts: opts, connectors: map[string]*connector{}, statePath: filepath.Join(opts.Config.DataDir, "connectors.json")}
-	return w, nil
+// New makes a worker; Restore brings back the connectors a previous run
+// kept.
+func New(opts Options) *Worker {
+	return &Worker{opts: opts, connectors: map[string]*connector{}, statePath: filepath.Join(opts.Config.DataDir, "connectors.json")}
 }
 
 // stored is the standalone state file's shape.

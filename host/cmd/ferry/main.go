@@ -127,10 +127,7 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(worker.Options{Config: wc, Bootstrap: bootstrap, ID: workerID, Catalog: catalog, Launch: launcher, Offsets: store, Log: log.Named("worker")})
-	if err != nil {
-		return err
-	}
+	w := worker.New(worker.Options{Config: wc, Bootstrap: bootstrap, ID: workerID, Catalog: catalog, Launch: launcher, Offsets: store, Log: log.Named("worker")})
 	defer w.Close()
 	if err := w.Restore(ctx); err != nil {
 		return err

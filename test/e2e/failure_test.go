@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A connector that keeps failing is restarted with backoff, then left
+// FAILED with its error as trace; a restart request brings it back once the
+// cause is fixed.
+func TestRestartBudgetThenFailed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, map[string]string{
+		"ferry.restart.max.attempts":       "2",
+		"ferry.restart.backoff.initial.ms": "50",
+	}))
+	in := filepath.Join(dir, "missing.txt")
+	cfg := map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": uniqueTopic(t)}
+	if code := w.call("POST", "/connectors", map[string]any{"name": "flaky", "config": cfg}, nil); code != 201 {
+		t.Fatalf("create = %d", code)
+	}
+	waitFor(t, 20*time.Second, "flaky FAILED", func() bool { return w.status("flaky").Connector.State == "FAILED" })
+	st := w.status("flaky")
+	if !strings.Contains(st.Connector.Trace, "no such file") || st.Tasks[0].State != "FAILED" {
+		t.Errorf("status = %+v, want FAILED tasks and a trace naming the cause", st)
+	}
+	log, _ := os.ReadFile(w.logf)
+	if n := strings.Count(string(log), "connector failed; restarting"); n != 2 {
+		t.Errorf("restarted %d times, want 2", n)
+	}
+
+	os.WriteFile(in, []byte("x\n"), 0o644)
+	var restarted status
+	if code := w.call("POST", "/connectors/flaky/restart?includeTasks=true&onlyFailed=true", nil, &restarted); code != 202 {
+		t.Fatalf("restart = %d", code)
+	}
+	waitFor(t, 10*time.Second, "flaky running again", func() bool { return w.running("flaky") })
+}
+
+// Batches far over gRPC's default 4 MiB cross the plugin boundary both ways.
+func TestLargeBatches(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, sink, in, out := pipeline(t, dir)
+	const n, size = 3000, 6000
+	pad := strings.Repeat("x", size)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(pad)
+		b.WriteString("\n")
+	}
+	os.WriteFile(in, []byte(b.String()), 0o644)
+	startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
+	waitFor(t, time.Minute, "all large lines in the sink", func() bool { return len(readLines(t, out)) >= n })
+	for i, l := range readLines(t, out) {
+		if l != pad {
+			t.Fatalf("line %d has %d bytes, want %d", i, len(l), size)
+		}
+	}
+}
+
+var goBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
+
+// The plugin example in the README compiles against the SDK as it is.
+func TestReadmePluginExampleBuilds(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := goBlock.FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no go example")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	os.WriteFile(src, m[1], 0o644)
+	// An overlay puts the file inside the module without touching the tree.
+	root, _ := filepath.Abs("../..")
+	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(root, "internal", "readmeexample", "main.go"): src}})
+	os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644)
+	cmd := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-o", filepath.Join(dir, "ticker"), "./internal/readmeexample")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("README example does not build: %v\n%s", err, out)
+	}
+}
