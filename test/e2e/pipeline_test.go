@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -87,8 +88,40 @@ func TestKillWorker(t *testing.T) {
 	if !w2.running("src") || !w2.running("sink") {
 		t.Errorf("connectors not running after restart")
 	}
-	entries, _ := os.ReadDir(dir + "/data/sockets")
-	if len(entries) > 1 {
-		t.Errorf("plugin socket dirs left behind: %d", len(entries))
+	w2.stop()
+	if entries, _ := os.ReadDir(filepath.Join(dir, "data", "sockets")); len(entries) > 0 {
+		t.Errorf("plugin sockets left behind after stop: %v", entries)
+	}
+}
+
+// Each converter carries lines through Kafka and back unchanged.
+func TestConvertersRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	for _, conv := range []struct {
+		name   string
+		config map[string]string
+	}{
+		{"json-schemas", nil},
+		{"json-plain", map[string]string{"value.converter": "JsonConverter", "value.converter.schemas.enable": "false"}},
+		{"string", map[string]string{"value.converter": "org.apache.kafka.connect.storage.StringConverter", "key.converter": "StringConverter"}},
+	} {
+		t.Run(conv.name, func(t *testing.T) {
+			in, out, topic := filepath.Join(dir, conv.name+".in"), filepath.Join(dir, conv.name+".out"), uniqueTopic(t)
+			appendLines(t, in, 0, 1000, 1000, 0)
+			for name, cfg := range map[string]map[string]string{
+				conv.name + "-src":  {"connector.class": "FileStreamSource", "file": in, "topic": topic},
+				conv.name + "-sink": {"connector.class": "FileStreamSink", "file": out, "topics": topic},
+			} {
+				for k, v := range conv.config {
+					cfg[k] = v
+				}
+				if code := w.call("POST", "/connectors", map[string]any{"name": name, "config": cfg}, nil); code != 201 {
+					t.Fatalf("create %s = %d", name, code)
+				}
+			}
+			checkArrived(t, out, 1000, time.Minute)
+		})
 	}
 }
