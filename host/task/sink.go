@@ -206,9 +206,15 @@ func (s *Sink) flush() error {
 			if f.Id != s.flushID {
 				continue
 			}
+			// Offsets beyond what was consumed are ignored, as in Kafka
+			// Connect: a plugin cannot commit what it never received.
 			parts := make([]kafka.TopicPartition, 0, len(f.Offsets))
 			for _, o := range f.Offsets {
-				parts = append(parts, kafka.TopicPartition{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset})
+				tp := kafka.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+				if consumed, ok := s.consumed[tp]; ok && o.Offset <= consumed {
+					tp.Offset = o.Offset
+					parts = append(parts, tp)
+				}
 			}
 			if err := s.Consumer.Commit(parts); err != nil {
 				return fmt.Errorf("commit offsets of %s task %d: %w", s.Connector, s.TaskID, err)
@@ -223,13 +229,25 @@ func (s *Sink) flush() error {
 	}
 }
 
-// rebalance commits flushed records before partitions leave this task.
+// rebalance tells the plugin of partition changes, and commits flushed
+// records before partitions leave this task.
 func (s *Sink) rebalance(assigned bool, parts []kafka.TopicPartition) {
+	msg := &pb.SinkPartitions{}
+	for _, p := range parts {
+		msg.Partitions = append(msg.Partitions, &pb.TopicPartitionOffset{Topic: p.Topic, Partition: p.Partition, Offset: p.Offset})
+	}
 	if assigned {
 		s.Log.Info("partitions assigned", "partitions", len(parts))
+		if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Assign{Assign: msg}}); err != nil && s.failure == nil {
+			s.failure = fmt.Errorf("partitions assigned: %w", err)
+		}
 		return
 	}
-	if err := s.flush(); err != nil && s.failure == nil {
-		s.failure = err
+	err := s.flush()
+	if err == nil {
+		err = s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Revoke{Revoke: msg}})
+	}
+	if err != nil && s.failure == nil {
+		s.failure = fmt.Errorf("partitions revoked: %w", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -138,6 +139,10 @@ func (c *connector) supervise(ctx context.Context) {
 			c.setState(StateUnassigned, "")
 			return
 		}
+		if errors.Is(err, errReconfigure) {
+			c.log.Info("task configs changed; restarting tasks")
+			continue
+		}
 		if time.Since(started) > time.Minute {
 			failures, backoff = 0, policy.RestartBackoff
 		}
@@ -160,8 +165,13 @@ func (c *connector) supervise(ctx context.Context) {
 	}
 }
 
+// errReconfigure ends a run whose task configs changed: the supervisor
+// starts the next at once, and it does not count as a failure.
+var errReconfigure = errors.New("task configs changed")
+
 // runOnce launches the plugin, starts the connector and its tasks, and
-// waits until ctx is cancelled (nil) or something fails.
+// waits until ctx is cancelled (nil), the connector asks for different task
+// configs (errReconfigure) or something fails.
 func (c *connector) runOnce(ctx context.Context) error {
 	proc, err := c.w.opts.Launch.Launch(c.class.Binary, c.name, c.log, 30*time.Second)
 	if err != nil {
@@ -171,27 +181,29 @@ func (c *connector) runOnce(ctx context.Context) error {
 	if _, err := proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config}); err != nil {
 		return fmt.Errorf("start connector: %w", err)
 	}
-	resp, err := proc.Connector.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(c.parsed.TasksMax)})
+	configs, err := c.fetchTaskConfigs(ctx, proc)
 	if err != nil {
-		return fmt.Errorf("task configs: %w", err)
+		return err
 	}
-	if len(resp.Tasks) > c.parsed.TasksMax {
-		return fmt.Errorf("connector produced %d task configs with tasks.max=%d", len(resp.Tasks), c.parsed.TasksMax)
+	events, err := proc.Connector.Events(ctx, &pb.EventsRequest{})
+	if err != nil {
+		return fmt.Errorf("connector events: %w", err)
 	}
-	configs := make([]map[string]string, len(resp.Tasks))
-	for i, t := range resp.Tasks {
-		tc := map[string]string{}
-		for k, v := range t.Config {
-			tc[k] = v
+	// The event reader ends when the connector stops or the process dies;
+	// both end the stream.
+	requests := make(chan *pb.ConnectorEvent, 1)
+	go func() {
+		for {
+			ev, err := events.Recv()
+			if err != nil {
+				return
+			}
+			select {
+			case requests <- ev:
+			default:
+			}
 		}
-		if c.class.Spec.TaskClass != "" {
-			tc["task.class"] = c.class.Spec.TaskClass
-		}
-		if c.sink() {
-			tc["topics"] = c.config["topics"]
-		}
-		configs[i] = tc
-	}
+	}()
 	c.mu.Lock()
 	c.taskConfigs = configs
 	c.tasks = make([]State, len(configs))
@@ -222,6 +234,20 @@ wait:
 			break wait
 		case failure = <-errs:
 			break wait
+		case ev := <-requests:
+			if msg := ev.GetError(); msg != "" {
+				failure = fmt.Errorf("connector raised an error: %s", msg)
+				break wait
+			}
+			fresh, err := c.fetchTaskConfigs(ctx, proc)
+			if err != nil {
+				failure = err
+				break wait
+			}
+			if !reflect.DeepEqual(fresh, configs) {
+				failure = errReconfigure
+				break wait
+			}
 		case <-exited.C:
 			if proc.Exited() {
 				failure = errors.New("plugin process exited")
@@ -239,6 +265,33 @@ wait:
 		proc.Connector.Stop(stopCtx, &pb.StopRequest{})
 	}
 	return failure
+}
+
+// fetchTaskConfigs asks the connector for its task configs and adds what
+// the host reports with them (task.class, and topics for sinks).
+func (c *connector) fetchTaskConfigs(ctx context.Context, proc *plugin.Process) ([]map[string]string, error) {
+	resp, err := proc.Connector.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(c.parsed.TasksMax)})
+	if err != nil {
+		return nil, fmt.Errorf("task configs: %w", err)
+	}
+	if len(resp.Tasks) > c.parsed.TasksMax {
+		return nil, fmt.Errorf("connector produced %d task configs with tasks.max=%d", len(resp.Tasks), c.parsed.TasksMax)
+	}
+	configs := make([]map[string]string, len(resp.Tasks))
+	for i, t := range resp.Tasks {
+		tc := map[string]string{}
+		for k, v := range t.Config {
+			tc[k] = v
+		}
+		if c.class.Spec.TaskClass != "" {
+			tc["task.class"] = c.class.Spec.TaskClass
+		}
+		if c.sink() {
+			tc["topics"] = c.config["topics"]
+		}
+		configs[i] = tc
+	}
+	return configs, nil
 }
 
 func (c *connector) converters() (key, value convert.Converter, err error) {

@@ -3,6 +3,8 @@ package sdk
 import (
 	"context"
 	"time"
+
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // SourceConnector declares a source connector class: its names, its
@@ -23,6 +25,11 @@ type SourceConnector struct {
 	// TaskConfigs splits the work into at most max tasks. When nil, the
 	// connector runs one task with its own configuration.
 	TaskConfigs func(cfg Config, max int) ([]Config, error)
+	// Start, when set, runs when the connector starts; ctx ends when it
+	// stops. A connector that watches its source for changes (new tables,
+	// new files) keeps a goroutine on ctx and calls cc to ask for new task
+	// configurations.
+	Start func(ctx context.Context, cfg Config, cc *ConnectorContext) error
 	// Open starts one task. offsets holds the last committed offset of
 	// each source partition this connector has written, keyed by the
 	// partition's JSON; look yours up with Offsets.Get.
@@ -81,8 +88,58 @@ type SinkConnector struct {
 	Config      []ConfigDef
 	Validate    func(cfg Config) []ConfigError
 	TaskConfigs func(cfg Config, max int) ([]Config, error)
+	// Start is as SourceConnector's.
+	Start func(ctx context.Context, cfg Config, cc *ConnectorContext) error
 	// Open starts one task.
 	Open func(ctx context.Context, cfg Config) (SinkTask, error)
+}
+
+// TopicPartition names a Kafka partition, with an offset where one applies
+// (the next offset to consume).
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// SinkPartitionWatcher is implemented by sink tasks that keep per-partition
+// state (writers, files). Assigned runs before records of new partitions
+// arrive; Revoked runs after the last flush of partitions leaving the task.
+type SinkPartitionWatcher interface {
+	Assigned(ctx context.Context, partitions []TopicPartition) error
+	Revoked(ctx context.Context, partitions []TopicPartition) error
+}
+
+// SinkPreCommitter is implemented by sink tasks that decide themselves which
+// offsets are safe to commit (Kafka Connect's preCommit). It replaces Flush
+// at commit time: given the offsets consumed so far, it returns the offsets
+// the host may commit.
+type SinkPreCommitter interface {
+	PreCommit(ctx context.Context, offsets []TopicPartition) ([]TopicPartition, error)
+}
+
+// ConnectorContext lets a running connector reach the host. It is safe for
+// concurrent use.
+type ConnectorContext struct {
+	events chan *pb.ConnectorEvent
+}
+
+// RequestTaskReconfiguration asks the host to call TaskConfigs again and
+// restart the tasks if their configurations changed.
+func (c *ConnectorContext) RequestTaskReconfiguration() {
+	c.send(&pb.ConnectorEvent{Event: &pb.ConnectorEvent_RequestReconfiguration{RequestReconfiguration: &pb.RequestReconfiguration{}}})
+}
+
+// RaiseError fails the connector with err; the host restarts it.
+func (c *ConnectorContext) RaiseError(err error) {
+	c.send(&pb.ConnectorEvent{Event: &pb.ConnectorEvent_Error{Error: err.Error()}})
+}
+
+func (c *ConnectorContext) send(ev *pb.ConnectorEvent) {
+	select {
+	case c.events <- ev:
+	default: // a request is already pending; the host will act on it
+	}
 }
 
 // SinkTask writes records to an external system.

@@ -110,6 +110,7 @@ type class struct {
 	config                    []ConfigDef
 	validate                  func(Config) []ConfigError
 	taskConfigs               func(Config, int) ([]Config, error)
+	start                     func(context.Context, Config, *ConnectorContext) error
 	kind                      pb.PluginKind
 	source                    *SourceConnector
 	sink                      *SinkConnector
@@ -119,11 +120,11 @@ func (s *server) classes() []class {
 	var out []class
 	for i := range s.plugin.Sources {
 		c := &s.plugin.Sources[i]
-		out = append(out, class{c.Class, c.TaskClass, c.Version, c.Aliases, c.Config, c.Validate, c.TaskConfigs, pb.PluginKind_PLUGIN_KIND_SOURCE, c, nil})
+		out = append(out, class{c.Class, c.TaskClass, c.Version, c.Aliases, c.Config, c.Validate, c.TaskConfigs, c.Start, pb.PluginKind_PLUGIN_KIND_SOURCE, c, nil})
 	}
 	for i := range s.plugin.Sinks {
 		c := &s.plugin.Sinks[i]
-		out = append(out, class{c.Class, c.TaskClass, c.Version, c.Aliases, c.Config, c.Validate, c.TaskConfigs, pb.PluginKind_PLUGIN_KIND_SINK, nil, c})
+		out = append(out, class{c.Class, c.TaskClass, c.Version, c.Aliases, c.Config, c.Validate, c.TaskConfigs, c.Start, pb.PluginKind_PLUGIN_KIND_SINK, nil, c})
 	}
 	return out
 }
@@ -212,6 +213,8 @@ type connectorServer struct {
 	mu      sync.Mutex // guards the fields below
 	started class
 	config  Config
+	cc      *ConnectorContext
+	stop    context.CancelFunc // ends the connector's ctx; nil when stopped
 	stopped chan struct{}
 }
 
@@ -239,7 +242,19 @@ func (s *connectorServer) Start(_ context.Context, req *pb.StartRequest) (*pb.St
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.started, s.config, s.stopped = c, cfg, make(chan struct{})
+	if s.stop != nil {
+		return nil, status.Error(codes.FailedPrecondition, "connector is already started")
+	}
+	// The connector's ctx outlives this call: it ends with Stop.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), loggerKey{}, s.srv.log))
+	cc := &ConnectorContext{events: make(chan *pb.ConnectorEvent, 1)}
+	if c.start != nil {
+		if err := c.start(ctx, cfg, cc); err != nil {
+			cancel()
+			return nil, status.Errorf(codes.FailedPrecondition, "start connector: %v", err)
+		}
+	}
+	s.started, s.config, s.cc, s.stop, s.stopped = c, cfg, cc, cancel, make(chan struct{})
 	return &pb.StartResponse{}, nil
 }
 
@@ -266,24 +281,32 @@ func (s *connectorServer) TaskConfigs(_ context.Context, req *pb.TaskConfigsRequ
 
 func (s *connectorServer) Events(_ *pb.EventsRequest, stream pb.ConnectorService_EventsServer) error {
 	s.mu.Lock()
-	stopped := s.stopped
+	stopped, cc := s.stopped, s.cc
 	s.mu.Unlock()
 	if stopped == nil {
 		return status.Error(codes.FailedPrecondition, "connector is not started")
 	}
-	select {
-	case <-stopped:
-	case <-stream.Context().Done():
+	for {
+		select {
+		case ev := <-cc.events:
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		case <-stopped:
+			return nil
+		case <-stream.Context().Done():
+			return nil
+		}
 	}
-	return nil
 }
 
 func (s *connectorServer) Stop(context.Context, *pb.StopRequest) (*pb.StopResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped != nil {
+	if s.stop != nil {
+		s.stop()
 		close(s.stopped)
-		s.stopped, s.config = nil, nil
+		s.stop, s.stopped, s.config, s.cc = nil, nil, nil, nil
 	}
 	return &pb.StopResponse{}, nil
 }

@@ -72,15 +72,57 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 				return taskStatus(ctx, fmt.Errorf("put: %w", err))
 			}
 		case *pb.SinkRunRequest_Flush:
-			if err := task.Flush(ctx); err != nil {
-				return taskStatus(ctx, fmt.Errorf("flush: %w", err))
+			offsets, err := commitOffsets(ctx, task, m.Flush.Offsets)
+			if err != nil {
+				return taskStatus(ctx, err)
 			}
-			resp := &pb.SinkRunResponse{Msg: &pb.SinkRunResponse_Flushed{Flushed: &pb.SinkFlushed{Id: m.Flush.Id, Offsets: m.Flush.Offsets}}}
+			resp := &pb.SinkRunResponse{Msg: &pb.SinkRunResponse_Flushed{Flushed: &pb.SinkFlushed{Id: m.Flush.Id, Offsets: offsets}}}
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
+		case *pb.SinkRunRequest_Assign:
+			if w, ok := task.(SinkPartitionWatcher); ok {
+				if err := w.Assigned(ctx, fromProtoPartitions(m.Assign.Partitions)); err != nil {
+					return taskStatus(ctx, fmt.Errorf("partitions assigned: %w", err))
+				}
+			}
+		case *pb.SinkRunRequest_Revoke:
+			if w, ok := task.(SinkPartitionWatcher); ok {
+				if err := w.Revoked(ctx, fromProtoPartitions(m.Revoke.Partitions)); err != nil {
+					return taskStatus(ctx, fmt.Errorf("partitions revoked: %w", err))
+				}
+			}
 		}
 	}
+}
+
+// commitOffsets flushes the task (or asks its PreCommit) and returns the
+// offsets the host may commit.
+func commitOffsets(ctx context.Context, task SinkTask, consumed []*pb.TopicPartitionOffset) ([]*pb.TopicPartitionOffset, error) {
+	pc, ok := task.(SinkPreCommitter)
+	if !ok {
+		if err := task.Flush(ctx); err != nil {
+			return nil, fmt.Errorf("flush: %w", err)
+		}
+		return consumed, nil
+	}
+	offsets, err := pc.PreCommit(ctx, fromProtoPartitions(consumed))
+	if err != nil {
+		return nil, fmt.Errorf("pre-commit: %w", err)
+	}
+	out := make([]*pb.TopicPartitionOffset, len(offsets))
+	for i, o := range offsets {
+		out[i] = &pb.TopicPartitionOffset{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset}
+	}
+	return out, nil
+}
+
+func fromProtoPartitions(ps []*pb.TopicPartitionOffset) []TopicPartition {
+	out := make([]TopicPartition, len(ps))
+	for i, p := range ps {
+		out[i] = TopicPartition{Topic: p.Topic, Partition: p.Partition, Offset: p.Offset}
+	}
+	return out
 }
 
 func fromProtoSinkRecord(codec *schemaCodec, pr *pb.SinkRecord) (SinkRecord, error) {

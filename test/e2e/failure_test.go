@@ -92,3 +92,33 @@ func TestReadmePluginExampleBuilds(t *testing.T) {
 		t.Fatalf("README example does not build: %v\n%s", err, out)
 	}
 }
+
+// A connector that asks for task reconfiguration gets its new task set
+// without being counted as failed.
+func TestTaskReconfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	splits := filepath.Join(dir, "splits")
+	os.WriteFile(splits, []byte("1"), 0o644)
+	cfg := map[string]string{"connector.class": "dev.ferry.test.SplitSource", "splits.file": splits, "topic": uniqueTopic(t), "tasks.max": "3"}
+	if code := w.call("POST", "/connectors", map[string]any{"name": "split", "config": cfg}, nil); code != 201 {
+		t.Fatalf("create = %d", code)
+	}
+	tasks := func() int {
+		st := w.status("split")
+		if st.Connector.State != "RUNNING" {
+			return -1
+		}
+		return len(st.Tasks)
+	}
+	waitFor(t, 10*time.Second, "1 task", func() bool { return tasks() == 1 })
+	os.WriteFile(splits, []byte("2"), 0o644)
+	waitFor(t, 10*time.Second, "2 tasks", func() bool { return tasks() == 2 })
+	os.WriteFile(splits, []byte("9"), 0o644)
+	waitFor(t, 10*time.Second, "3 tasks (tasks.max)", func() bool { return tasks() == 3 })
+	log, _ := os.ReadFile(w.logf)
+	if strings.Contains(string(log), "connector failed") {
+		t.Errorf("reconfiguration was treated as a failure")
+	}
+}

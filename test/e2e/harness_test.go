@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file"} {
+	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file", "plugins/testplugin": "./test/e2e/testplugin"} {
 		args := []string{"build", "-o", filepath.Join(dir, target)}
 		if os.Getenv("FERRY_TEST_RACE") != "" {
 			args = append(args, "-race")
