@@ -4,7 +4,7 @@ BIN     := bin
 PLUGINS := $(patsubst plugins/%/,%,$(dir $(wildcard plugins/*/main.go)))
 TOOLS   := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: build test vet fmt-check run proto tools clean
+.PHONY: build test test-kafka vet fmt-check run proto tools clean
 
 build:
 	$(GO) build -o $(BIN)/ferry ./host/cmd/ferry
@@ -22,6 +22,16 @@ fmt-check:
 # instead of the embedded one.
 test: fmt-check vet
 	FERRY_TEST_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# The end-to-end suite against Apache Kafka (KRaft), fetched from Maven
+# Central and started by scripts/kafka; the broker is stopped afterwards
+# whether the tests pass or not.
+KAFKA_PORT ?= $(or $(FERRY_KAFKA_PORT),9092)
+test-kafka:
+	scripts/kafka start
+	FERRY_KAFKA_PORT=$(KAFKA_PORT) FERRY_TEST_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FERRY_TEST_RACE=1 \
+		$(GO) test -race -count=1 -timeout 20m ./test/e2e/...; \
+		rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc
 
 # Demo: a file source -> Kafka -> file sink pipeline on the embedded broker.
 run: build

@@ -28,17 +28,18 @@ func TestCLIOverGRPCAdmin(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
-	src, _, in, _ := pipeline(t, dir)
-	appendLines(t, in, 0, 10, 10, 0)
+	p := pipeline(t, dir)
+	appendLines(t, p.In, 0, 10, 10, 0)
+	src := p.SrcCfg
 
-	if code, out, errOut := w.cli("connectors", "create", src); code != 0 || !strings.Contains(out, `"name": "src"`) {
+	if code, out, errOut := w.cli("connectors", "create", src); code != 0 || !strings.Contains(out, `"name": "`+p.Src+`"`) {
 		t.Fatalf("create: %d %s %s", code, out, errOut)
 	}
-	waitFor(t, 10*time.Second, "src running", func() bool { return w.running("src") })
-	if code, out, _ := w.cli("connectors", "status", "src"); code != 0 || !strings.Contains(out, `"state": "RUNNING"`) {
+	waitFor(t, 10*time.Second, "src running", func() bool { return w.running(p.Src) })
+	if code, out, _ := w.cli("connectors", "status", p.Src); code != 0 || !strings.Contains(out, `"state": "RUNNING"`) {
 		t.Errorf("status: %d %s", code, out)
 	}
-	if code, out, _ := w.cli("connectors", "list"); code != 0 || !strings.Contains(out, `"src"`) {
+	if code, out, _ := w.cli("connectors", "list"); code != 0 || !strings.Contains(out, `"`+p.Src+`"`) {
 		t.Errorf("list: %d %s", code, out)
 	}
 	if code, out, _ := w.cli("plugins"); code != 0 || !strings.Contains(out, "FileStreamSinkConnector") {
@@ -55,14 +56,14 @@ func TestCLIOverGRPCAdmin(t *testing.T) {
 	if code, out, _ := w.cli("validate", bad); code != 0 || !strings.Contains(out, `"error_count": 2`) {
 		t.Errorf("validate: %d %s", code, out)
 	}
-	if code, _, _ := w.cli("connectors", "pause", "src"); code != 0 {
+	if code, _, _ := w.cli("connectors", "pause", p.Src); code != 0 {
 		t.Errorf("pause: %d", code)
 	}
-	waitFor(t, 10*time.Second, "src paused", func() bool { return w.status("src").Connector.State == "PAUSED" })
-	if code, _, _ := w.cli("connectors", "delete", "src"); code != 0 {
+	waitFor(t, 10*time.Second, "src paused", func() bool { return w.status(p.Src).Connector.State == "PAUSED" })
+	if code, _, _ := w.cli("connectors", "delete", p.Src); code != 0 {
 		t.Errorf("delete: %d", code)
 	}
-	if code, _, errOut := w.cli("connectors", "get", "src"); code != 1 || !strings.Contains(errOut, "NotFound") {
+	if code, _, errOut := w.cli("connectors", "get", p.Src); code != 1 || !strings.Contains(errOut, "NotFound") {
 		t.Errorf("get deleted: %d %s", code, errOut)
 	}
 }

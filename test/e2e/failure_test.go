@@ -48,7 +48,7 @@ func TestRestartBudgetThenFailed(t *testing.T) {
 func TestLargeBatches(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	src, sink, in, out := pipeline(t, dir)
+	p := pipeline(t, dir)
 	const n, size = 3000, 6000
 	pad := strings.Repeat("x", size)
 	var b strings.Builder
@@ -56,10 +56,10 @@ func TestLargeBatches(t *testing.T) {
 		b.WriteString(pad)
 		b.WriteString("\n")
 	}
-	os.WriteFile(in, []byte(b.String()), 0o644)
-	startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
-	waitFor(t, time.Minute, "all large lines in the sink", func() bool { return len(readLines(t, out)) >= n })
-	for i, l := range readLines(t, out) {
+	os.WriteFile(p.In, []byte(b.String()), 0o644)
+	startWorker(t, dir, writeWorkerConfig(t, dir, nil), p.SrcCfg, p.SinkCfg)
+	waitFor(t, time.Minute, "all large lines in the sink", func() bool { return len(readLines(t, p.Out)) >= n })
+	for i, l := range readLines(t, p.Out) {
 		if l != pad {
 			t.Fatalf("line %d has %d bytes, want %d", i, len(l), size)
 		}

@@ -77,8 +77,11 @@ func writeWorkerConfig(t *testing.T, dir string, extra map[string]string) string
 		"offset.flush.interval.ms":     "500",
 		"listeners":                    "http://127.0.0.1:0",
 		"ferry.admin.listener":         "127.0.0.1:0",
-		"ferry.data.dir":               filepath.Join(dir, "data"),
-		"plugin.path":                  filepath.Join(binDir, "plugins"),
+		// A killed worker's sink consumer holds its group until its session
+		// expires; keep that short (the broker's minimum) so tests are fast.
+		"consumer.session.timeout.ms": "6000",
+		"ferry.data.dir":              filepath.Join(dir, "data"),
+		"plugin.path":                 filepath.Join(binDir, "plugins"),
 	}
 	if b := os.Getenv("FERRY_TEST_BOOTSTRAP"); b != "" {
 		props["bootstrap.servers"] = b
@@ -103,8 +106,9 @@ func writeProps(t *testing.T, path string, props map[string]string) {
 }
 
 var (
-	restLine  = regexp.MustCompile(`REST API listening: url=(http://\S+)`)
-	adminLine = regexp.MustCompile(`gRPC admin API listening: addr=(\S+)`)
+	brokerLine = regexp.MustCompile(`embedded Kafka broker: bootstrap.servers=(\S+)`)
+	restLine   = regexp.MustCompile(`REST API listening: url=(http://\S+)`)
+	adminLine  = regexp.MustCompile(`gRPC admin API listening: addr=(\S+)`)
 )
 
 // startWorker runs ferry standalone with args (worker config, connector
@@ -158,6 +162,19 @@ func tail(b []byte, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
+}
+
+// bootstrap returns the broker the worker uses.
+func (w *workerProc) bootstrap() string {
+	if b := os.Getenv("FERRY_TEST_BOOTSTRAP"); b != "" {
+		return b
+	}
+	log, _ := os.ReadFile(w.logf)
+	m := brokerLine.FindSubmatch(log)
+	if m == nil {
+		w.t.Fatal("worker log names no embedded broker")
+	}
+	return string(m[1])
 }
 
 // stop ends the worker with SIGTERM (a graceful stop) and waits.
@@ -300,15 +317,25 @@ func readLines(t *testing.T, path string) []string {
 	return out
 }
 
-// pipeline writes a source and a sink connector config into dir, wired
-// through a fresh topic, and returns their paths and the data files.
-func pipeline(t *testing.T, dir string) (srcCfg, sinkCfg, in, out string) {
+// pipe is a file source and a file sink wired through a fresh topic. Names
+// are unique, so sink groups (connect-<name>) never clash on a shared broker.
+type pipe struct {
+	Src, Sink       string // connector names
+	SrcCfg, SinkCfg string // their .properties files
+	In, Out         string // the data files
+}
+
+// pipeline writes a pipe's connector configs into dir.
+func pipeline(t *testing.T, dir string) pipe {
 	topic := uniqueTopic(t)
-	in, out = filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
-	srcCfg, sinkCfg = filepath.Join(dir, "source.properties"), filepath.Join(dir, "sink.properties")
-	writeProps(t, srcCfg, map[string]string{"name": "src", "connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": topic})
-	writeProps(t, sinkCfg, map[string]string{"name": "sink", "connector.class": "FileStreamSink", "tasks.max": "1", "file": out, "topics": topic})
-	return
+	p := pipe{
+		Src: "src-" + topic, Sink: "sink-" + topic,
+		SrcCfg: filepath.Join(dir, "source.properties"), SinkCfg: filepath.Join(dir, "sink.properties"),
+		In: filepath.Join(dir, "in.txt"), Out: filepath.Join(dir, "out.txt"),
+	}
+	writeProps(t, p.SrcCfg, map[string]string{"name": p.Src, "connector.class": "FileStreamSource", "tasks.max": "1", "file": p.In, "topic": topic})
+	writeProps(t, p.SinkCfg, map[string]string{"name": p.Sink, "connector.class": "FileStreamSink", "tasks.max": "1", "file": p.Out, "topics": topic})
+	return p
 }
 
 // appendLines appends lines [from, to) to path, chunk lines at a time with

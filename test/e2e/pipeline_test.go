@@ -11,34 +11,38 @@ import (
 func TestFileToKafkaToFile100k(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	src, sink, in, out := pipeline(t, dir)
+	p := pipeline(t, dir)
 	const n = 100_000
-	appendLines(t, in, 0, n, n, 0)
-	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
-	checkArrived(t, out, n, 2*time.Minute)
-	if lines := readLines(t, out); len(lines) != n {
+	appendLines(t, p.In, 0, n, n, 0)
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), p.SrcCfg, p.SinkCfg)
+	checkArrived(t, p.Out, n, 2*time.Minute)
+	if lines := readLines(t, p.Out); len(lines) != n {
 		t.Errorf("sink has %d lines, want exactly %d (no restarts happened, so no duplicates)", len(lines), n)
 	}
-	if !w.running("src") || !w.running("sink") {
-		t.Errorf("connectors not running: %+v %+v", w.status("src"), w.status("sink"))
+	if !w.running(p.Src) || !w.running(p.Sink) {
+		t.Errorf("connectors not running: %+v %+v", w.status(p.Src), w.status(p.Sink))
 	}
 }
 
-// killPlugin SIGKILLs the named connector's plugin mid-stream and checks
-// that the other connector keeps running, the killed one comes back, and no
-// line is lost.
-func killPlugin(t *testing.T, victim, other string) {
+// killPlugin SIGKILLs the source's (or the sink's) plugin mid-stream and
+// checks that the other connector keeps running, the killed one comes back,
+// and no line is lost.
+func killPlugin(t *testing.T, killSource bool) {
 	t.Parallel()
 	dir := t.TempDir()
-	src, sink, in, out := pipeline(t, dir)
+	p := pipeline(t, dir)
+	victim, other := p.Sink, p.Src
+	if killSource {
+		victim, other = p.Src, p.Sink
+	}
 	const n = 40_000
-	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), src, sink)
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil), p.SrcCfg, p.SinkCfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		appendLines(t, in, 0, n, 500, 20*time.Millisecond)
+		appendLines(t, p.In, 0, n, 500, 20*time.Millisecond)
 	}()
-	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, out)) > 2000 })
+	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, p.Out)) > 2000 })
 	pid := w.pluginPID(victim)
 	if pid == 0 {
 		t.Fatalf("no plugin process for %s", victim)
@@ -56,36 +60,36 @@ func killPlugin(t *testing.T, victim, other string) {
 	})
 	t.Logf("%s back after %s", victim, time.Since(killed))
 	<-done
-	checkArrived(t, out, n, 2*time.Minute)
+	checkArrived(t, p.Out, n, 2*time.Minute)
 }
 
-func TestKillSourcePlugin(t *testing.T) { killPlugin(t, "src", "sink") }
+func TestKillSourcePlugin(t *testing.T) { killPlugin(t, true) }
 
-func TestKillSinkPlugin(t *testing.T) { killPlugin(t, "sink", "src") }
+func TestKillSinkPlugin(t *testing.T) { killPlugin(t, false) }
 
 func TestKillWorker(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	src, sink, in, out := pipeline(t, dir)
+	p := pipeline(t, dir)
 	const n = 40_000
 	cfg := writeWorkerConfig(t, dir, nil)
-	w := startWorker(t, dir, cfg, src, sink)
+	w := startWorker(t, dir, cfg, p.SrcCfg, p.SinkCfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		appendLines(t, in, 0, n, 500, 20*time.Millisecond)
+		appendLines(t, p.In, 0, n, 500, 20*time.Millisecond)
 	}()
-	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, out)) > 2000 })
-	srcPID, sinkPID := w.pluginPID("src"), w.pluginPID("sink")
+	waitFor(t, time.Minute, "first lines in the sink", func() bool { return len(readLines(t, p.Out)) > 2000 })
+	srcPID, sinkPID := w.pluginPID(p.Src), w.pluginPID(p.Sink)
 	w.kill()
 	// Orphaned plugins notice their parent is gone and exit.
 	waitFor(t, 5*time.Second, "orphaned plugins to exit", func() bool {
 		return syscall.Kill(srcPID, 0) != nil && syscall.Kill(sinkPID, 0) != nil
 	})
-	w2 := startWorker(t, dir, cfg, src, sink)
+	w2 := startWorker(t, dir, cfg, p.SrcCfg, p.SinkCfg)
 	<-done
-	checkArrived(t, out, n, 2*time.Minute)
-	if !w2.running("src") || !w2.running("sink") {
+	checkArrived(t, p.Out, n, 2*time.Minute)
+	if !w2.running(p.Src) || !w2.running(p.Sink) {
 		t.Errorf("connectors not running after restart")
 	}
 	w2.stop()
@@ -111,8 +115,8 @@ func TestConvertersRoundTrip(t *testing.T) {
 			in, out, topic := filepath.Join(dir, conv.name+".in"), filepath.Join(dir, conv.name+".out"), uniqueTopic(t)
 			appendLines(t, in, 0, 1000, 1000, 0)
 			for name, cfg := range map[string]map[string]string{
-				conv.name + "-src":  {"connector.class": "FileStreamSource", "file": in, "topic": topic},
-				conv.name + "-sink": {"connector.class": "FileStreamSink", "file": out, "topics": topic},
+				"src-" + topic:  {"connector.class": "FileStreamSource", "file": in, "topic": topic},
+				"sink-" + topic: {"connector.class": "FileStreamSink", "file": out, "topics": topic},
 			} {
 				for k, v := range conv.config {
 					cfg[k] = v
