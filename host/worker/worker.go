@@ -51,7 +51,13 @@ type Worker struct {
 	opts      Options
 	statePath string
 
-	mu         sync.Mutex // guards connectors and their fields
+	// ops serialises changes (create, update, delete, state changes): each
+	// stops and starts supervisors, and two at once on one connector would
+	// leave one running unowned. Lock order: ops, then mu, then a
+	// connector's mu.
+	ops sync.Mutex
+
+	mu         sync.Mutex // guards connectors and closed
 	connectors map[string]*connector
 	closed     bool
 	wg         sync.WaitGroup
@@ -72,6 +78,8 @@ type stored struct {
 // Restore starts the connectors kept from the previous run. A connector
 // that no longer validates is reported and left out.
 func (w *Worker) Restore(ctx context.Context) error {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	b, err := os.ReadFile(w.statePath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -187,6 +195,8 @@ func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg ma
 // Create validates and starts a connector in target state (RUNNING,
 // PAUSED or STOPPED).
 func (w *Worker) Create(ctx context.Context, cfg map[string]string, target string) (*Info, error) {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	return w.create(ctx, cfg, target, true)
 }
 
@@ -217,6 +227,8 @@ func (w *Worker) create(ctx context.Context, cfg map[string]string, target strin
 
 // Put creates or replaces a connector's config; created says which.
 func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (info *Info, created bool, err error) {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	if cfg["name"] == "" {
 		cfg["name"] = name
 	}
@@ -228,6 +240,10 @@ func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (i
 		return nil, false, err
 	}
 	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil, false, errors.New("worker is shutting down")
+	}
 	old := w.connectors[name]
 	target := StateRunning
 	if old != nil {
@@ -260,6 +276,8 @@ func (w *Worker) get(name string) (*connector, error) {
 
 // Delete stops and removes a connector.
 func (w *Worker) Delete(name string) error {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	c, err := w.get(name)
 	if err != nil {
 		return err
@@ -319,6 +337,8 @@ func (w *Worker) Tasks(name string) ([]TaskInfo, error) {
 // SetTarget pauses (PAUSED), resumes (RUNNING) or stops (STOPPED) a
 // connector.
 func (w *Worker) SetTarget(name, target string) error {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	c, err := w.get(name)
 	if err != nil {
 		return err
@@ -346,6 +366,8 @@ func (w *Worker) SetTarget(name, target string) error {
 // onlyFailed, only if something failed. In Ferry a connector and its tasks
 // share one plugin process, so a restart restarts them together.
 func (w *Worker) Restart(name string, includeTasks, onlyFailed bool) (*Status, error) {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	c, err := w.get(name)
 	if err != nil {
 		return nil, err
@@ -376,6 +398,8 @@ func (w *Worker) Plugins(connectorsOnly bool) []PluginInfo {
 // Close stops every connector gracefully (final commits included) and
 // waits for them.
 func (w *Worker) Close() {
+	w.ops.Lock()
+	defer w.ops.Unlock()
 	w.mu.Lock()
 	w.closed = true
 	cs := make([]*connector, 0, len(w.connectors))
