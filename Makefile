@@ -4,7 +4,7 @@ BIN     := bin
 PLUGINS := $(patsubst plugins/%/,%,$(dir $(wildcard plugins/*/main.go)))
 TOOLS   := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: build test test-kafka vet fmt-check run proto tools clean
+.PHONY: build test test-kafka bench vet fmt-check run proto tools clean
 
 build:
 	$(GO) build -o $(BIN)/ferry ./host/cmd/ferry
@@ -32,6 +32,22 @@ test-kafka:
 	FERRY_KAFKA_PORT=$(KAFKA_PORT) FERRY_TEST_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FERRY_TEST_RACE=1 \
 		$(GO) test -race -count=1 -timeout 20m ./test/e2e/...; \
 		rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc
+
+# Benchmarks: the ceiling (raw librdkafka), the plugin boundary, and file →
+# Kafka → file through Ferry and through Apache Kafka Connect (fetched from
+# Maven Central), side by side on one broker; writes docs/benchmarks.md.
+# BENCH_BROKER=embedded uses the embedded broker instead of Apache Kafka;
+# BENCH_ARGS passes flags (e.g. BENCH_ARGS="-n 1000000 -runs 5").
+BENCH_BROKER ?= kafka
+bench: build
+	@connect=$$(scripts/kafka connect-lib) || exit 1; \
+	if [ "$(BENCH_BROKER)" = kafka ]; then \
+		FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka start || exit 1; \
+		$(GO) run ./scripts/bench -connect "$$connect" -bootstrap 127.0.0.1:$(KAFKA_PORT) $(BENCH_ARGS); \
+		rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc; \
+	else \
+		$(GO) run ./scripts/bench -connect "$$connect" $(BENCH_ARGS); \
+	fi
 
 # Demo: a file source -> Kafka -> file sink pipeline on the embedded broker.
 run: build

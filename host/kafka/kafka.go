@@ -12,6 +12,12 @@ import (
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
+// LibraryVersion returns the linked librdkafka's version.
+func LibraryVersion() string {
+	_, v := ck.LibraryVersion()
+	return v
+}
+
 // Header is a record header.
 type Header struct {
 	Key   string
@@ -77,7 +83,7 @@ func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Prod
 		"linger.ms":           "5",
 		"enable.metrics.push": "false",
 	}, overrides)
-	for k, v := range map[string]any{"acks": "all", "enable.idempotence": true, "go.delivery.reports": true} {
+	for k, v := range map[string]any{"acks": "all", "enable.idempotence": true, "go.delivery.reports": true, "go.delivery.report.fields": "none"} {
 		(*cfg)[k] = v
 	}
 	p, err := ck.NewProducer(cfg)
@@ -187,6 +193,8 @@ func NewConsumer(bootstrap, group, clientID string, overrides map[string]string)
 		// librdkafka's default of 1000 ms caps a poll loop near 130k
 		// records/s; see docs/benchmarks.md.
 		"fetch.queue.backoff.ms": "10",
+		// Prefetch at most 16 MiB per partition (librdkafka: 64 MiB).
+		"queued.max.messages.kbytes": "16384",
 	}, overrides)
 	(*cfg)["group.id"] = group
 	(*cfg)["enable.auto.commit"] = false

@@ -48,21 +48,24 @@ func (w *Worker) newConnector(parsed *config.Connector, class *plugin.Class, tar
 
 func (c *connector) sink() bool { return c.class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK }
 
+// typeName is the connector's type as the REST API reports it.
+func (c *connector) typeName() string {
+	if c.sink() {
+		return "sink"
+	}
+	return "source"
+}
+
 func (c *connector) info() *Info {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := "source"
-	if c.sink() {
-		t = "sink"
-	}
-	return &Info{Name: c.name, Config: c.config, Tasks: len(c.taskConfigs), Type: t}
+	return &Info{Name: c.name, Config: c.config, Tasks: len(c.taskConfigs), Type: c.typeName()}
 }
 
 func (c *connector) status() *Status {
-	info := c.info()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return &Status{Name: c.name, Connector: c.state, Tasks: append([]State(nil), c.tasks...), Type: info.Type, WorkerID: c.w.opts.ID}
+	return &Status{Name: c.name, Connector: c.state, Tasks: append([]State(nil), c.tasks...), Type: c.typeName(), WorkerID: c.w.opts.ID}
 }
 
 func (c *connector) anyFailed(includeTasks bool) bool {

@@ -7,15 +7,17 @@ import (
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
-// schemaCodec converts schemas between Go and the wire, remembering each
-// conversion: a task usually sends the same few schemas millions of times.
+// schemaCodec converts schemas between Go and the wire. Outgoing
+// conversions are remembered by the Go schema's pointer: a source usually
+// sends the same few schemas millions of times. Incoming schemas are fresh
+// messages every time, so they are converted anew (caching them by pointer
+// would keep every record's schema alive).
 type schemaCodec struct {
 	out map[*Schema]*pb.Schema
-	in  map[*pb.Schema]*Schema
 }
 
 func newSchemaCodec() *schemaCodec {
-	return &schemaCodec{out: map[*Schema]*pb.Schema{}, in: map[*pb.Schema]*Schema{}}
+	return &schemaCodec{out: map[*Schema]*pb.Schema{}}
 }
 
 func (c *schemaCodec) toProto(s *Schema) (*pb.Schema, error) {
@@ -64,9 +66,6 @@ func (c *schemaCodec) fromProto(p *pb.Schema) (*Schema, error) {
 	if p == nil {
 		return nil, nil
 	}
-	if s, ok := c.in[p]; ok {
-		return s, nil
-	}
 	s := &Schema{
 		Type:       Type(p.Type),
 		Optional:   p.Optional,
@@ -94,7 +93,6 @@ func (c *schemaCodec) fromProto(p *pb.Schema) (*Schema, error) {
 			return nil, fmt.Errorf("default: %w", err)
 		}
 	}
-	c.in[p] = s
 	return s, nil
 }
 

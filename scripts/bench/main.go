@@ -1,0 +1,225 @@
+// Command bench measures Ferry against the machine's ceiling and against
+// Apache Kafka Connect, on one broker, in one run, and writes the table to
+// docs/benchmarks.md. Run it with `make bench` (Apache Kafka) or
+// `make bench BENCH_BROKER=embedded`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ferry-connect/ferry/host/broker"
+	"github.com/ferry-connect/ferry/host/kafka"
+)
+
+type options struct {
+	records   int
+	runs      int
+	bootstrap string // "" = start the embedded broker in this process
+	brokerDoc string
+	binDir    string
+	connect   string // Kafka Connect lib dir; "" skips it
+	out       string
+	work      string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.records, "n", 500_000, "records per measurement")
+	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
+	flag.StringVar(&o.bootstrap, "bootstrap", "", "broker to use; empty starts the embedded one")
+	flag.StringVar(&o.binDir, "bin", "bin", "directory with ferry and plugins/")
+	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	work, err := os.MkdirTemp("", "ferry-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	o.work = work
+	o.brokerDoc = "Apache Kafka at " + o.bootstrap
+	if o.bootstrap == "" {
+		b, err := broker.Start(filepath.Join(work, "broker"), 0)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		o.bootstrap = b.Addr()
+		o.brokerDoc = "embedded broker (kfake, in the harness process)"
+	}
+	var rep report
+	rep.opts = o
+	for _, size := range []int{100, 1024} {
+		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, size, i) })
+		if err != nil {
+			return fmt.Errorf("ceiling produce: %w", err)
+		}
+		rep.add(fmt.Sprintf("librdkafka produce, %d B", size), p)
+		c, err := medianOf(o.runs, func(i int) (result, error) { return ceilingConsume(o, size, i) })
+		if err != nil {
+			return fmt.Errorf("ceiling consume: %w", err)
+		}
+		rep.add(fmt.Sprintf("librdkafka consume, %d B", size), c)
+	}
+	input, err := writeInput(o, 100)
+	if err != nil {
+		return err
+	}
+	b, err := medianOf(o.runs, func(int) (result, error) { return boundary(o, input) })
+	if err != nil {
+		return fmt.Errorf("plugin boundary: %w", err)
+	}
+	rep.add("plugin boundary: file source → host, batch 2000", b)
+	for _, conv := range converters {
+		f, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, ferryRunner, conv, input, i) })
+		if err != nil {
+			return fmt.Errorf("ferry file→file %s: %w", conv.name, err)
+		}
+		rep.add("Ferry file → Kafka → file, "+conv.name, f)
+		if o.connect == "" {
+			continue
+		}
+		k, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, connectRunner, conv, input, i) })
+		if err != nil {
+			return fmt.Errorf("kafka connect file→file %s: %w", conv.name, err)
+		}
+		rep.add("Kafka Connect file → Kafka → file, "+conv.name, k)
+		rep.compare(conv.name, f, k)
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	return os.WriteFile(o.out, []byte(md), 0o644)
+}
+
+// result is one measurement.
+type result struct {
+	Records int
+	Bytes   int64
+	Elapsed time.Duration // steady state: first record to last
+	Wall    time.Duration // process start to last record (pipelines only)
+	Usage   usage         // the measured processes (pipelines only)
+}
+
+func (r result) rate() float64 { return float64(r.Records) / r.Elapsed.Seconds() }
+
+// medianOf runs f n times and returns the run with the median rate.
+func medianOf(n int, f func(i int) (result, error)) (result, error) {
+	var rs []result
+	for i := 0; i < n; i++ {
+		r, err := f(i)
+		if err != nil {
+			return result{}, err
+		}
+		fmt.Fprintf(os.Stderr, "  run %d: %.0f rec/s\n", i+1, r.rate())
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].rate() < rs[j].rate() })
+	return rs[len(rs)/2], nil
+}
+
+func topicName(kind string, size, run int) string {
+	return fmt.Sprintf("bench-%s-%d-%d-%d", kind, size, run, time.Now().UnixNano()%1e6)
+}
+
+// ceilingProduce produces records with Ferry's own producer settings and
+// waits for every delivery report.
+func ceilingProduce(o options, size, run int) (result, error) {
+	p, err := kafka.NewProducer(o.bootstrap, "bench-producer", nil)
+	if err != nil {
+		return result{}, err
+	}
+	topic := fmt.Sprintf("bench-ceiling-%d-%d", size, run)
+	if err := p.EnsureTopic(context.Background(), topic); err != nil {
+		return result{}, err
+	}
+	value := make([]byte, size)
+	start := time.Now()
+	acked := 0
+	for i := 0; i < o.records; {
+		err := p.Produce(topic, -1, nil, value, nil, time.Time{}, nil)
+		if err == kafka.ErrQueueFull {
+			d := <-p.Deliveries()
+			if d.Err != nil {
+				return result{}, d.Err
+			}
+			acked++
+			continue
+		}
+		if err != nil {
+			return result{}, err
+		}
+		i++
+	}
+	for acked < o.records {
+		d := <-p.Deliveries()
+		if d.Err != nil {
+			return result{}, d.Err
+		}
+		acked++
+	}
+	elapsed := time.Since(start)
+	go func() {
+		for range p.Deliveries() {
+		}
+	}()
+	p.Close(5 * time.Second)
+	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed}, nil
+}
+
+// ceilingConsume reads back the topic ceilingProduce wrote, with Ferry's
+// consumer settings.
+func ceilingConsume(o options, size, run int) (result, error) {
+	c, err := kafka.NewConsumer(o.bootstrap, fmt.Sprintf("bench-%d-%d-%d", size, run, time.Now().UnixNano()), "bench-consumer", nil)
+	if err != nil {
+		return result{}, err
+	}
+	defer c.Close()
+	if err := c.Subscribe([]string{fmt.Sprintf("bench-ceiling-%d-%d", size, run)}, nil); err != nil {
+		return result{}, err
+	}
+	var start time.Time
+	n := 0
+	deadline := time.Now().Add(5 * time.Minute)
+	for n < o.records {
+		if time.Now().After(deadline) {
+			return result{}, fmt.Errorf("consumed %d of %d records", n, o.records)
+		}
+		m, err := c.Poll(100 * time.Millisecond)
+		if err != nil {
+			return result{}, err
+		}
+		if m == nil {
+			continue
+		}
+		if n == 0 {
+			start = time.Now()
+		}
+		n++
+	}
+	return result{Records: n, Bytes: int64(n * size), Elapsed: time.Since(start)}, nil
+}
+
+// writeInput writes o.records lines of size bytes (newline included).
+func writeInput(o options, size int) (string, error) {
+	path := filepath.Join(o.work, "input.txt")
+	var b strings.Builder
+	pad := strings.Repeat("x", size-14)
+	for i := 0; i < o.records; i++ {
+		fmt.Fprintf(&b, "line-%07d-%s\n", i, pad)
+	}
+	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
