@@ -27,6 +27,7 @@ type options struct {
 	connect   string // Kafka Connect lib dir; "" skips it
 	out       string
 	work      string
+	flushMS   int
 }
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&o.binDir, "bin", "bin", "directory with ferry and plugins/")
 	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
+	flag.IntVar(&o.flushMS, "flush-ms", 1000, "offset.flush.interval.ms of the measured workers")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -63,6 +65,12 @@ func run(o options) error {
 	}
 	var rep report
 	rep.opts = o
+	// Warm the broker up (a JVM's JIT, the page cache) before anything counts.
+	warm := o
+	warm.records = min(o.records, 200_000)
+	if _, err := ceilingProduce(warm, 100, -1); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
 	for _, size := range []int{100, 1024} {
 		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, size, i) })
 		if err != nil {
@@ -75,6 +83,32 @@ func run(o options) error {
 		}
 		rep.add(fmt.Sprintf("librdkafka consume, %d B", size), c)
 	}
+	ceiling := map[string]result{}
+	for _, row := range rep.rows {
+		ceiling[row.name] = row.r
+	}
+	src, err := medianOf(o.runs, func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
+	if err != nil {
+		return fmt.Errorf("source pipeline: %w", err)
+	}
+	rep.add("Ferry source: BenchSource → ByteArrayConverter → Kafka, 100 B", src)
+	rep.ratio("source pipeline / raw produce (100 B, ByteArray)", src, ceiling["librdkafka produce, 100 B"], 0.8)
+	for _, toFile := range []bool{false, true} {
+		name := "Ferry sink: Kafka → ByteArrayConverter → BenchSink (discard), 100 B"
+		if toFile {
+			name = "Ferry sink: Kafka → ByteArrayConverter → FileStreamSink, 100 B"
+		}
+		snk, err := medianOf(o.runs, func(i int) (result, error) {
+			return sinkPipeline(o, byteArray, fmt.Sprintf("bench-ceiling-%d-%d", 100, i), 100, toFile)
+		})
+		if err != nil {
+			return fmt.Errorf("sink pipeline: %w", err)
+		}
+		rep.add(name, snk)
+		if !toFile {
+			rep.ratio("sink pipeline / raw consume (100 B, ByteArray)", snk, ceiling["librdkafka consume, 100 B"], 0.8)
+		}
+	}
 	input, err := writeInput(o, 100)
 	if err != nil {
 		return err
@@ -85,7 +119,7 @@ func run(o options) error {
 	}
 	rep.add("plugin boundary: file source → host, batch 2000", b)
 	for _, conv := range converters {
-		f, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, ferryRunner, conv, input, i) })
+		f, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, ferryRunner, conv, input, 100, i) })
 		if err != nil {
 			return fmt.Errorf("ferry file→file %s: %w", conv.name, err)
 		}
@@ -93,12 +127,13 @@ func run(o options) error {
 		if o.connect == "" {
 			continue
 		}
-		k, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, connectRunner, conv, input, i) })
+		k, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, connectRunner, conv, input, 100, i) })
 		if err != nil {
 			return fmt.Errorf("kafka connect file→file %s: %w", conv.name, err)
 		}
 		rep.add("Kafka Connect file → Kafka → file, "+conv.name, k)
 		rep.compare(conv.name, f, k)
+		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, f, k, 2)
 	}
 	md := rep.markdown()
 	fmt.Print(md)

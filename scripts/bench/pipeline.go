@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,15 +25,18 @@ type converter struct {
 	props string
 }
 
+var byteArray = converter{"ByteArrayConverter", "key.converter=org.apache.kafka.connect.converters.ByteArrayConverter\nvalue.converter=org.apache.kafka.connect.converters.ByteArrayConverter\n"}
+
+// converters are compared on the file pipelines.
 var converters = []converter{
 	{"StringConverter", "key.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n"},
 	{"JsonConverter (schemas)", "key.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n"},
 }
 
-// runner starts a worker with a file source and a file sink.
-type runner func(o options, dir, worker, source, sink string) (*exec.Cmd, error)
+// runner makes the command that starts a worker with connector files.
+type runner func(o options, dir, worker string, connectors ...string) (*exec.Cmd, error)
 
-func ferryRunner(o options, dir, worker, source, sink string) (*exec.Cmd, error) {
+func ferryRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd, error) {
 	bin, _ := filepath.Abs(filepath.Join(o.binDir, "ferry"))
 	plugins, _ := filepath.Abs(filepath.Join(o.binDir, "plugins"))
 	f, err := os.OpenFile(worker, os.O_APPEND|os.O_WRONLY, 0)
@@ -40,10 +45,10 @@ func ferryRunner(o options, dir, worker, source, sink string) (*exec.Cmd, error)
 	}
 	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\n", plugins, filepath.Join(dir, "data"))
 	f.Close()
-	return exec.Command(bin, "standalone", worker, source, sink), nil
+	return exec.Command(bin, append([]string{"standalone", worker}, connectors...)...), nil
 }
 
-func connectRunner(o options, dir, worker, source, sink string) (*exec.Cmd, error) {
+func connectRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd, error) {
 	empty := filepath.Join(dir, "no-plugins")
 	os.MkdirAll(empty, 0o755)
 	f, err := os.OpenFile(worker, os.O_APPEND|os.O_WRONLY, 0)
@@ -55,41 +60,116 @@ func connectRunner(o options, dir, worker, source, sink string) (*exec.Cmd, erro
 	f.Close()
 	logCfg := filepath.Join(dir, "log4j2.properties")
 	os.WriteFile(logCfg, []byte("appender.console.type=Console\nappender.console.name=STDOUT\nappender.console.layout.type=PatternLayout\nappender.console.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=WARN\nrootLogger.appenderRef.stdout.ref=STDOUT\n"), 0o644)
-	return exec.Command("java", "-Dlog4j2.configurationFile="+logCfg, "-cp", filepath.Join(o.connect, "*"),
-		"org.apache.kafka.connect.cli.ConnectStandalone", worker, source, sink), nil
+	args := []string{"-Dlog4j2.configurationFile=" + logCfg, "-cp", filepath.Join(o.connect, "*"), "org.apache.kafka.connect.cli.ConnectStandalone", worker}
+	return exec.Command("java", append(args, connectors...)...), nil
 }
 
 // fileToFile runs input through a worker's FileStreamSource → topic →
-// FileStreamSink and measures wall time (start to last byte), the steady
-// rate (first output byte to last), CPU seconds and peak RSS of the worker's
-// process tree.
-func fileToFile(o options, start runner, conv converter, input string, run int) (result, error) {
+// FileStreamSink.
+func fileToFile(o options, start runner, conv converter, input string, lineBytes int64, run int) (result, error) {
+	topic := topicName("file", 100, run)
+	if err := createTopic(o, topic); err != nil {
+		return result{}, err
+	}
+	r, err := measure(o, start, conv, int64(o.records), func(dir string) ([]string, func() int64) {
+		out := filepath.Join(dir, "out.txt")
+		os.WriteFile(out, nil, 0o644)
+		return []string{
+				fmt.Sprintf("name=bench-source\nconnector.class=FileStreamSource\nfile=%s\ntopic=%s\n", input, topic),
+				fmt.Sprintf("name=bench-sink-%s\nconnector.class=FileStreamSink\nfile=%s\ntopics=%s\n", topic, out, topic),
+			}, func() int64 {
+				st, _ := os.Stat(out)
+				if st == nil {
+					return 0
+				}
+				return st.Size() / lineBytes
+			}
+	})
+	r.Bytes = int64(r.Records) * lineBytes
+	return r, err
+}
+
+var nextOffset = regexp.MustCompile(`"next":\s*(\d+)`)
+
+// sourcePipeline runs BenchSource → converter → Kafka and counts the
+// records whose offsets are committed.
+func sourcePipeline(o options, conv converter, size, run int) (result, error) {
+	topic := topicName("source", size, run)
+	if err := createTopic(o, topic); err != nil {
+		return result{}, err
+	}
+	r, err := measure(o, ferryRunner, conv, int64(o.records), func(dir string) ([]string, func() int64) {
+		offsetsFile := filepath.Join(dir, "offsets")
+		return []string{fmt.Sprintf("name=bench-source\nconnector.class=BenchSource\ntopic=%s\nrecords=%d\nrecord.bytes=%d\n", topic, o.records, size)},
+			func() int64 {
+				b, _ := os.ReadFile(offsetsFile)
+				m := nextOffset.FindSubmatch(b)
+				if m == nil {
+					return 0
+				}
+				n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+				return n
+			}
+	})
+	r.Bytes = int64(r.Records * size)
+	return r, err
+}
+
+// sinkPipeline reads topic (written by ceilingProduce) through a sink:
+// BenchSink, which counts and discards, or FileStreamSink.
+func sinkPipeline(o options, conv converter, topic string, size int, toFile bool) (result, error) {
+	r, err := measure(o, ferryRunner, conv, int64(o.records), func(dir string) ([]string, func() int64) {
+		name := fmt.Sprintf("bench-sink-%d", time.Now().UnixNano())
+		if toFile {
+			out := filepath.Join(dir, "out.txt")
+			return []string{fmt.Sprintf("name=%s\nconnector.class=FileStreamSink\nfile=%s\ntopics=%s\n", name, out, topic)},
+				func() int64 {
+					st, _ := os.Stat(out)
+					if st == nil {
+						return 0
+					}
+					return st.Size() / int64(size+1)
+				}
+		}
+		countFile := filepath.Join(dir, "count")
+		return []string{fmt.Sprintf("name=%s\nconnector.class=BenchSink\ncount.file=%s\ntopics=%s\n", name, countFile, topic)},
+			func() int64 {
+				b, _ := os.ReadFile(countFile)
+				n, _ := strconv.ParseInt(string(b), 10, 64)
+				return n
+			}
+	})
+	r.Bytes = int64(r.Records * size)
+	return r, err
+}
+
+// measure starts a worker with the connectors setup writes (as .properties
+// texts) and polls progress until it reaches total. It reports the steady
+// rate (records/s from the first progress seen to the end), wall time from
+// process start, CPU seconds and peak RSS of the worker's process tree.
+func measure(o options, start runner, conv converter, total int64, setup func(dir string) ([]string, func() int64)) (result, error) {
 	dir, err := os.MkdirTemp(o.work, "pipeline")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
-	topic := topicName("file", 100, run)
-	if err := createTopic(o, topic); err != nil {
-		return result{}, err
-	}
-	out := filepath.Join(dir, "out.txt")
-	os.WriteFile(out, nil, 0o644)
 	worker := filepath.Join(dir, "worker.properties")
-	os.WriteFile(worker, []byte(fmt.Sprintf("bootstrap.servers=%s\n%soffset.storage.file.filename=%s\noffset.flush.interval.ms=1000\nlisteners=http://127.0.0.1:0\n",
-		o.bootstrap, conv.props, filepath.Join(dir, "offsets"))), 0o644)
-	source, sink := filepath.Join(dir, "source.properties"), filepath.Join(dir, "sink.properties")
-	os.WriteFile(source, []byte(fmt.Sprintf("name=bench-source\nconnector.class=FileStreamSource\nfile=%s\ntopic=%s\n", input, topic)), 0o644)
-	os.WriteFile(sink, []byte(fmt.Sprintf("name=bench-sink-%s\nconnector.class=FileStreamSink\nfile=%s\ntopics=%s\n", topic, out, topic)), 0o644)
-
-	cmd, err := start(o, dir, worker, source, sink)
+	os.WriteFile(worker, []byte(fmt.Sprintf("bootstrap.servers=%s\n%soffset.storage.file.filename=%s\noffset.flush.interval.ms=%d\nlisteners=http://127.0.0.1:0\n",
+		o.bootstrap, conv.props, filepath.Join(dir, "offsets"), o.flushMS)), 0o644)
+	texts, progress := setup(dir)
+	var files []string
+	for i, text := range texts {
+		f := filepath.Join(dir, fmt.Sprintf("connector-%d.properties", i))
+		os.WriteFile(f, []byte(text), 0o644)
+		files = append(files, f)
+	}
+	cmd, err := start(o, dir, worker, files...)
 	if err != nil {
 		return result{}, err
 	}
 	logf, _ := os.Create(filepath.Join(dir, "worker.log"))
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	want, _ := os.Stat(input)
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		return result{}, err
@@ -107,24 +187,29 @@ func fileToFile(o options, start runner, conv converter, input string, run int) 
 		}
 	}()
 	var first time.Time
+	var firstN int64
 	deadline := began.Add(10 * time.Minute)
 	for {
-		st, _ := os.Stat(out)
-		if st != nil && st.Size() > 0 && first.IsZero() {
-			first = time.Now()
+		n := progress()
+		if n > 0 && first.IsZero() {
+			first, firstN = time.Now(), n
 		}
-		if st != nil && st.Size() >= want.Size() {
+		if n >= total {
 			break
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "worker.log"))
-			return result{}, fmt.Errorf("output incomplete after 10 minutes; log:\n%s", tail(log))
+			return result{}, fmt.Errorf("%d of %d records after 10 minutes; log:\n%s", n, total, tail(log))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	end := time.Now()
 	u := s.finish()
-	return result{Records: o.records, Bytes: want.Size(), Elapsed: end.Sub(first), Wall: end.Sub(began), Usage: u}, nil
+	steady := int(total - firstN)
+	if steady == 0 { // everything arrived at the first look
+		steady, first = int(total), began
+	}
+	return result{Records: steady, Elapsed: end.Sub(first), Wall: end.Sub(began), Usage: u}, nil
 }
 
 func tail(b []byte) string {

@@ -21,6 +21,17 @@ type report struct {
 	opts        options
 	rows        []row
 	comparisons []string
+	ratios      []string
+}
+
+// ratio records a/b against a target.
+func (r *report) ratio(name string, a, b result, target float64) {
+	got := a.rate() / b.rate()
+	verdict := "holds"
+	if got < target {
+		verdict = "misses"
+	}
+	r.ratios = append(r.ratios, fmt.Sprintf("| %s | %.2f | ≥ %.1f | %s |", name, got, target, verdict))
 }
 
 func (r *report) add(name string, res result) { r.rows = append(r.rows, row{name, res}) }
@@ -54,9 +65,15 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s |\n", row.name, res.rate(), mbs, wall, cpu, rss)
 	}
+	if len(r.ratios) > 0 {
+		b.WriteString("\nTargets (issue 4):\n\n| ratio | measured | target | |\n|---|---:|---:|---|\n")
+		for _, line := range r.ratios {
+			b.WriteString(line + "\n")
+		}
+	}
 	if len(r.comparisons) > 0 {
 		b.WriteString("\nFerry against Kafka Connect (file → Kafka → file, same input, same broker):\n\n")
-		b.WriteString("| converter | records/s (Ferry / KC) | wall time (KC / Ferry) | CPU s (KC / Ferry) | peak RSS (Ferry / KC) |\n|---|---:|---:|---:|---:|\n")
+		b.WriteString("| converter | records/s (Ferry / KC) | wall time (KC / Ferry) | CPU s (KC / Ferry) | peak RSS (Ferry / KC; target ≤ 0.1) |\n|---|---:|---:|---:|---:|\n")
 		for _, c := range r.comparisons {
 			b.WriteString(c + "\n")
 		}
