@@ -58,11 +58,14 @@ func configMap(base map[string]string, overrides map[string]string) *ck.ConfigMa
 	return &m
 }
 
-// Delivery reports the outcome of one produced record.
+// Delivery reports the outcome of one produced record. Reports for one
+// partition arrive in the order its records were produced (the producer is
+// idempotent), which is how callers match them to their records: a
+// per-record opaque costs the Go client a map entry per message.
 type Delivery struct {
-	// Opaque is what was given to Produce.
-	Opaque any
-	Err    error
+	Topic     string
+	Partition int32
+	Err       error
 }
 
 // Producer produces records and reports each delivery in order of
@@ -105,7 +108,7 @@ func (pr *Producer) drain() {
 		if !ok {
 			continue
 		}
-		pr.deliveries <- Delivery{Opaque: m.Opaque, Err: m.TopicPartition.Error}
+		pr.deliveries <- Delivery{Topic: *m.TopicPartition.Topic, Partition: m.TopicPartition.Partition, Err: m.TopicPartition.Error}
 	}
 }
 
@@ -137,18 +140,27 @@ func (pr *Producer) EnsureTopic(ctx context.Context, topic string) error {
 	return nil
 }
 
-// Produce queues one record; partition -1 lets the partitioner choose and
-// ts zero lets Kafka stamp it.
-func (pr *Producer) Produce(topic string, partition int32, key, value []byte, headers []Header, ts time.Time, opaque any) error {
+// Partitions returns how many partitions topic has.
+func (pr *Producer) Partitions(topic string) (int32, error) {
+	md, err := pr.p.GetMetadata(&topic, false, 30000)
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	t, ok := md.Topics[topic]
+	if !ok || t.Error.Code() != ck.ErrNoError || len(t.Partitions) == 0 {
+		return 0, fmt.Errorf("metadata of %s: topic not found (%v)", topic, t.Error)
+	}
+	return int32(len(t.Partitions)), nil
+}
+
+// Produce queues one record for partition (callers choose it: see
+// Partition); ts zero lets Kafka stamp it.
+func (pr *Producer) Produce(topic string, partition int32, key, value []byte, headers []Header, ts time.Time) error {
 	msg := &ck.Message{
 		TopicPartition: ck.TopicPartition{Topic: &topic, Partition: partition},
 		Key:            key,
 		Value:          value,
 		Timestamp:      ts,
-		Opaque:         opaque,
-	}
-	if partition < 0 {
-		msg.TopicPartition.Partition = ck.PartitionAny
 	}
 	for _, h := range headers {
 		msg.Headers = append(msg.Headers, ck.Header{Key: h.Key, Value: h.Value})

@@ -26,9 +26,10 @@ type OffsetStore interface {
 
 // Producer is the Kafka side of a source task.
 type Producer interface {
-	Produce(topic string, partition int32, key, value []byte, headers []kafka.Header, ts time.Time, opaque any) error
+	Produce(topic string, partition int32, key, value []byte, headers []kafka.Header, ts time.Time) error
 	Deliveries() <-chan kafka.Delivery
 	EnsureTopic(ctx context.Context, topic string) error
+	Partitions(topic string) (int32, error)
 }
 
 // Source is one source task. Run it once.
@@ -50,9 +51,16 @@ type Source struct {
 	MaxBatch      int
 	Log           hclog.Logger
 
-	pending  map[string]*partitionQueue
+	pending  map[string]*partitionQueue      // by source partition
+	sent     map[topicPartition][]*submitted // by Kafka partition, in produce order
 	inFlight int
-	topics   map[string]bool // topics known to exist
+	topics   map[string]int32 // partition counts of the topics written so far
+	batches  int32            // plugin batches so far; spreads keyless records
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
 }
 
 // submitted is one produced record awaiting its delivery report.
@@ -79,7 +87,8 @@ var ErrStopped = errors.New("source task ended its stream")
 // commits what was delivered and returns the error.
 func (s *Source) Run(ctx context.Context) error {
 	s.pending = map[string]*partitionQueue{}
-	s.topics = map[string]bool{}
+	s.sent = map[topicPartition][]*submitted{}
+	s.topics = map[string]int32{}
 	streamCtx, cancelStream := context.WithCancel(context.Background())
 	defer cancelStream()
 	stream, err := s.Client.Run(streamCtx)
@@ -180,14 +189,38 @@ func (s *Source) finish(cause error) error {
 	return cause
 }
 
-func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
-	for _, r := range batch {
-		if !s.topics[r.Topic] {
-			if err := s.Producer.EnsureTopic(ctx, r.Topic); err != nil {
-				return err
-			}
-			s.topics[r.Topic] = true
+// partition picks a record's Kafka partition: the plugin's choice, else
+// the key's murmur2 hash (as Kafka's producer), else one partition per
+// plugin batch (as Kafka's sticky partitioner). Knowing the partition
+// before producing is what lets deliveries be matched by order.
+func (s *Source) partition(ctx context.Context, r *pb.SourceRecord, key []byte) (int32, error) {
+	n, ok := s.topics[r.Topic]
+	if !ok {
+		if err := s.Producer.EnsureTopic(ctx, r.Topic); err != nil {
+			return 0, err
 		}
+		var err error
+		if n, err = s.Producer.Partitions(r.Topic); err != nil {
+			return 0, err
+		}
+		s.topics[r.Topic] = n
+	}
+	switch {
+	case r.KafkaPartition >= 0:
+		if r.KafkaPartition >= n {
+			return 0, fmt.Errorf("record for partition %d of topic %s, which has %d", r.KafkaPartition, r.Topic, n)
+		}
+		return r.KafkaPartition, nil
+	case key != nil:
+		return kafka.Partition(key, n), nil
+	}
+	return s.batches % n, nil
+}
+
+func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
+	s.batches++
+	subs := make([]submitted, len(batch)) // one allocation for the batch
+	for i, r := range batch {
 		key, err := s.Key.FromConnect(r.Topic, r.Key)
 		if err != nil {
 			return fmt.Errorf("convert key of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)
@@ -204,7 +237,12 @@ func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
 			}
 			headers = append(headers, kafka.Header{Key: h.Key, Value: hv})
 		}
-		sub := &submitted{offset: r.SourceOffset}
+		part, err := s.partition(ctx, r, key)
+		if err != nil {
+			return err
+		}
+		sub := &subs[i]
+		sub.offset = r.SourceOffset
 		if len(r.SourcePartition) > 0 {
 			q := s.pending[string(r.SourcePartition)]
 			if q == nil {
@@ -219,7 +257,7 @@ func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
 			ts = time.UnixMilli(r.TimestampMs)
 		}
 		for {
-			err = s.Producer.Produce(r.Topic, r.KafkaPartition, key, value, headers, ts, sub)
+			err = s.Producer.Produce(r.Topic, part, key, value, headers, ts)
 			if !errors.Is(err, kafka.ErrQueueFull) {
 				break
 			}
@@ -231,19 +269,30 @@ func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
 		if err != nil {
 			return err
 		}
+		tp := topicPartition{r.Topic, part}
+		s.sent[tp] = append(s.sent[tp], sub)
 		s.inFlight++
 	}
 	return nil
 }
 
+// delivered matches a delivery report to the oldest record in flight on its
+// partition.
 func (s *Source) delivered(d kafka.Delivery) error {
-	s.inFlight--
-	sub, _ := d.Opaque.(*submitted)
-	if d.Err != nil {
-		return fmt.Errorf("deliver record to Kafka: %w", d.Err)
+	tp := topicPartition{d.Topic, d.Partition}
+	q := s.sent[tp]
+	if len(q) == 0 {
+		return fmt.Errorf("delivery report for %s-%d with no record in flight there", d.Topic, d.Partition)
 	}
-	if sub == nil {
-		return nil
+	sub := q[0]
+	if len(q) == 1 {
+		delete(s.sent, tp)
+	} else {
+		s.sent[tp] = q[1:]
+	}
+	s.inFlight--
+	if d.Err != nil {
+		return fmt.Errorf("deliver record to %s-%d: %w", d.Topic, d.Partition, d.Err)
 	}
 	sub.acked = true
 	if q := sub.queue; q != nil {

@@ -14,18 +14,19 @@ import (
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
-// fakeProducer records what was produced; the test delivers by hand.
+// fakeProducer records where each record went; the test delivers by hand.
 type fakeProducer struct {
-	opaques    []any
+	sent       []kafka.Delivery
 	deliveries chan kafka.Delivery
 }
 
-func (f *fakeProducer) Produce(_ string, _ int32, _, _ []byte, _ []kafka.Header, _ time.Time, opaque any) error {
-	f.opaques = append(f.opaques, opaque)
+func (f *fakeProducer) Produce(topic string, partition int32, _, _ []byte, _ []kafka.Header, _ time.Time) error {
+	f.sent = append(f.sent, kafka.Delivery{Topic: topic, Partition: partition})
 	return nil
 }
 func (f *fakeProducer) Deliveries() <-chan kafka.Delivery         { return f.deliveries }
 func (f *fakeProducer) EnsureTopic(context.Context, string) error { return nil }
+func (f *fakeProducer) Partitions(string) (int32, error)          { return 2, nil }
 
 type memStore map[string]string
 
@@ -37,35 +38,38 @@ func (m memStore) Put(_ string, offs []offsets.Offset) error {
 	return nil
 }
 
-func record(partition, offset string) *pb.SourceRecord {
-	return &pb.SourceRecord{SourcePartition: []byte(partition), SourceOffset: []byte(offset), Topic: "t", KafkaPartition: -1,
+// record makes a record of source partition for Kafka partition kp.
+func record(partition, offset string, kp int32) *pb.SourceRecord {
+	return &pb.SourceRecord{SourcePartition: []byte(partition), SourceOffset: []byte(offset), Topic: "t", KafkaPartition: kp,
 		Value: &pb.Data{Schema: &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_STRING}, Value: &pb.Value{Kind: &pb.Value_StringValue{StringValue: "v"}}}}
 }
 
 // An offset is committed only once its record and every earlier record of
-// the same source partition are acknowledged, whatever order acks come in.
+// the same source partition are acknowledged. Reports come in order per
+// Kafka partition, but a source partition's records may span several.
 func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	conv, _ := convert.New("StringConverter", nil)
 	prod := &fakeProducer{deliveries: make(chan kafka.Delivery, 10)}
 	store := memStore{}
 	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
-		pending: map[string]*partitionQueue{}, topics: map[string]bool{}}
+		pending: map[string]*partitionQueue{}, sent: map[topicPartition][]*submitted{}, topics: map[string]int32{}}
 	const a, b = `{"f":"a"}`, `{"f":"b"}`
-	if err := s.produce(context.Background(), []*pb.SourceRecord{record(a, "1"), record(b, "1"), record(a, "2"), record(a, "3")}); err != nil {
+	batch := []*pb.SourceRecord{record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0)}
+	if err := s.produce(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
 	ack := func(i int) {
-		if err := s.delivered(kafka.Delivery{Opaque: prod.opaques[i]}); err != nil {
+		if err := s.delivered(prod.sent[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
+	ack(1) // b:1 (first on partition 1)
 	ack(2) // a:2 before a:1: nothing of a is committable yet
-	ack(1) // b:1
 	s.commit(nil)
 	if store[a] != "" || store[b] != "1" {
 		t.Fatalf("after acks a:2, b:1 stored %v", store)
 	}
-	ack(0) // a:1 completes the prefix a:1, a:2
+	ack(0) // a:1 completes the prefix a:1, a:2 (first on partition 0)
 	s.commit(nil)
 	if store[a] != "2" {
 		t.Fatalf("after ack a:1 stored a=%q, want 2", store[a])
@@ -77,9 +81,14 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	}
 
 	// A failed delivery fails the task and its offset is never stored.
-	s.produce(context.Background(), []*pb.SourceRecord{record(a, "4")})
-	if err := s.delivered(kafka.Delivery{Opaque: prod.opaques[4], Err: errors.New("broker down")}); err == nil {
+	s.produce(context.Background(), []*pb.SourceRecord{record(a, "4", 0)})
+	failed := prod.sent[4]
+	failed.Err = errors.New("broker down")
+	if err := s.delivered(failed); err == nil {
 		t.Fatal("failed delivery did not fail the task")
+	}
+	if err := s.delivered(kafka.Delivery{Topic: "t", Partition: 1}); err == nil {
+		t.Error("a report with nothing in flight was accepted")
 	}
 	s.commit(nil)
 	if store[a] != "3" {

@@ -38,7 +38,7 @@ func main() {
 	flag.StringVar(&o.binDir, "bin", "bin", "directory with ferry and plugins/")
 	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
-	flag.IntVar(&o.flushMS, "flush-ms", 1000, "offset.flush.interval.ms of the measured workers")
+	flag.IntVar(&o.flushMS, "flush-ms", 100, "offset.flush.interval.ms of the measured workers (both Ferry and Kafka Connect); progress is seen at this granularity")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -185,7 +185,7 @@ func ceilingProduce(o options, size, run int) (result, error) {
 	start := time.Now()
 	acked := 0
 	for i := 0; i < o.records; {
-		err := p.Produce(topic, -1, nil, value, nil, time.Time{}, nil)
+		err := p.Produce(topic, 0, nil, value, nil, time.Time{})
 		if err == kafka.ErrQueueFull {
 			d := <-p.Deliveries()
 			if d.Err != nil {

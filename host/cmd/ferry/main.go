@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,14 @@ func main() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		log := hclog.New(&hclog.LoggerOptions{Name: "ferry", Level: hclog.LevelFromString(envOr("FERRY_LOG_LEVEL", "info")), Output: os.Stderr})
+		if path := os.Getenv("FERRY_CPUPROFILE"); path != "" {
+			stopProfile, err := cpuProfile(path)
+			if err != nil {
+				log.Error("cpu profile", "error", err)
+				os.Exit(1)
+			}
+			defer stopProfile()
+		}
 		if err := standalone(ctx, log, os.Args[2], os.Args[3:]); err != nil {
 			log.Error("worker failed", "error", err)
 			os.Exit(1)
@@ -58,6 +67,20 @@ func main() {
 	default:
 		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 	}
+}
+
+// cpuProfile writes the worker's CPU profile to path until the returned
+// func runs (FERRY_CPUPROFILE, for `go tool pprof`).
+func cpuProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func envOr(key, def string) string {
