@@ -54,6 +54,7 @@ const (
 // position just past the last line emitted, as Kafka Connect's.
 type source struct {
 	name      string
+	partition map[string]any // {"filename": name}, shared by every record
 	topic     string
 	batchSize int
 	in        io.ReadCloser
@@ -65,11 +66,12 @@ type source struct {
 
 func openSource(ctx context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.SourceTask, error) {
 	s := &source{name: cfg.String("file"), topic: cfg.String("topic"), batchSize: cfg.Int("batch.size")}
+	s.partition = map[string]any{"filename": s.name}
 	f, err := os.Open(s.name)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.name, err)
 	}
-	if off := offsets.Get(s.partition()); off != nil {
+	if off := offsets.Get(s.partition); off != nil {
 		pos, ok := off["position"].(float64)
 		if !ok {
 			f.Close()
@@ -86,8 +88,6 @@ func openSource(ctx context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.S
 	s.r = bufio.NewReaderSize(f, 64<<10)
 	return s, nil
 }
-
-func (s *source) partition() map[string]any { return map[string]any{"filename": s.name} }
 
 func (s *source) offset() map[string]any { return map[string]any{"position": s.position} }
 
@@ -156,7 +156,7 @@ func (s *source) consume(chunk []byte, records []sdk.SourceRecord) []sdk.SourceR
 		s.skipLF = chunk[i] == '\r'
 		chunk = chunk[i+1:]
 		records = append(records, sdk.SourceRecord{
-			Partition:   s.partition(),
+			Partition:   s.partition,
 			Offset:      s.offset(),
 			Topic:       s.topic,
 			ValueSchema: sdk.StringSchema,

@@ -3,6 +3,8 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 )
 
 // Offsets are the committed offsets a source task starts from, keyed by the
@@ -18,18 +20,83 @@ func (o Offsets) Get(partition map[string]any) map[string]any {
 	return o[string(key)]
 }
 
-// encodeJSONMap encodes a partition or offset map. encoding/json sorts keys,
-// so equal maps always give equal bytes: the host matches partitions by
-// their bytes.
+// encodeJSONMap encodes a partition or offset map with sorted keys, so
+// equal maps always give equal bytes: the host matches partitions by their
+// bytes. Small flat maps of strings and numbers, which is what offsets
+// usually are, take a fast path: this runs twice per record.
 func encodeJSONMap(m map[string]any) ([]byte, error) {
 	if m == nil {
 		return nil, nil
+	}
+	if b, ok := appendFlatJSON(nil, m); ok {
+		return b, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode %v: %w", m, err)
 	}
 	return b, nil
+}
+
+// appendFlatJSON writes m as encoding/json would, if m has at most four
+// keys and only plain ASCII string keys with string, integer or bool values;
+// ok is false otherwise.
+func appendFlatJSON(b []byte, m map[string]any) ([]byte, bool) {
+	if len(m) > 4 {
+		return nil, false
+	}
+	var keys [4]string
+	n := 0
+	for k := range m {
+		if !plainASCII(k) {
+			return nil, false
+		}
+		keys[n] = k
+		n++
+	}
+	sorted := keys[:n]
+	slices.Sort(sorted)
+	b = append(b, '{')
+	for i, k := range sorted {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, '"', ':')
+		switch v := m[k].(type) {
+		case string:
+			if !plainASCII(v) {
+				return nil, false
+			}
+			b = append(b, '"')
+			b = append(b, v...)
+			b = append(b, '"')
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int32:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		default:
+			return nil, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// plainASCII reports whether s needs no JSON escaping (encoding/json also
+// escapes <, > and &).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeJSONMap(b []byte) (map[string]any, error) {

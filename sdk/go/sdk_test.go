@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -81,5 +82,28 @@ func TestOffsetsGetMatchesEncodedPartition(t *testing.T) {
 	o := Offsets{string(key): {"position": 3.0}}
 	if got := o.Get(map[string]any{"b": 1, "filename": "in.txt"}); got["position"] != 3.0 {
 		t.Errorf("Get = %v", got)
+	}
+}
+
+// The fast path must give exactly encoding/json's bytes.
+func TestFlatJSONMatchesEncodingJSON(t *testing.T) {
+	for _, m := range []map[string]any{
+		{"position": int64(42)},
+		{"filename": "/tmp/in.txt"},
+		{"b": 1, "a": "x", "c": true, "d": int32(-7)},
+		{"path": "a<b"},
+		{"name": "caf\u00e9"},
+		{"f": 1.5},
+		{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5},
+		{},
+	} {
+		got, err := encodeJSONMap(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(m)
+		if string(got) != string(want) {
+			t.Errorf("encodeJSONMap(%v) = %s, want %s", m, got, want)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -128,12 +130,21 @@ func receiveCommits(ctx context.Context, stream pb.SourceTaskService_RunServer, 
 
 func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRecord, error) {
 	out := make([]*pb.SourceRecord, len(records))
+	// Sources usually share one partition map across records: encode it
+	// once per batch.
+	var lastPartition unsafe.Pointer
+	var lastEncoded []byte
 	for i := range records {
 		r := &records[i]
 		pr := &pb.SourceRecord{Topic: r.Topic, KafkaPartition: -1}
 		var err error
-		if pr.SourcePartition, err = encodeJSONMap(r.Partition); err != nil {
-			return nil, fmt.Errorf("record %d partition: %w", i, err)
+		if p := reflect.ValueOf(r.Partition).UnsafePointer(); p != nil && p == lastPartition {
+			pr.SourcePartition = lastEncoded
+		} else {
+			if pr.SourcePartition, err = encodeJSONMap(r.Partition); err != nil {
+				return nil, fmt.Errorf("record %d partition: %w", i, err)
+			}
+			lastPartition, lastEncoded = p, pr.SourcePartition
 		}
 		if pr.SourceOffset, err = encodeJSONMap(r.Offset); err != nil {
 			return nil, fmt.Errorf("record %d offset: %w", i, err)
