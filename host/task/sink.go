@@ -38,7 +38,10 @@ type Sink struct {
 	MaxBatch      int
 	Log           hclog.Logger
 
-	stream   pb.SinkTaskService_RunClient
+	out      chan *pb.SinkRunRequest // to the sender goroutine, in order
+	sendDone chan struct{}           // closed when a Send failed
+	sendErr  error                   // why; set before sendDone closes
+	sending  bool                    // out is open
 	flushed  chan *pb.SinkFlushed
 	readErr  chan error
 	flushID  uint64
@@ -57,7 +60,6 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open sink task stream: %w", err)
 	}
-	s.stream = stream
 	open := &pb.SinkOpen{TaskId: s.TaskID, Class: s.Class, Config: s.Config}
 	if err := stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Open{Open: open}}); err != nil {
 		return fmt.Errorf("open sink task: %w", err)
@@ -80,6 +82,28 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// The sender owns stream.Send, so marshalling a batch overlaps with
+	// polling the next; everything goes through it to keep the order.
+	s.out, s.sendDone, s.sending = make(chan *pb.SinkRunRequest, 2), make(chan struct{}), true
+	senderExited := make(chan struct{})
+	go func() {
+		defer close(senderExited)
+		for m := range s.out {
+			if err := stream.Send(m); err != nil {
+				s.sendErr = err
+				close(s.sendDone)
+				for range s.out { // drop the rest until Run closes out
+				}
+				return
+			}
+		}
+	}()
+	defer func() {
+		s.sending = false
+		close(s.out)
+		<-senderExited
+		stream.CloseSend()
+	}()
 	if err := s.Consumer.Subscribe(s.Topics, s.rebalance); err != nil {
 		return err
 	}
@@ -87,9 +111,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	lastFlush := time.Now()
 	for {
 		if ctx.Err() != nil {
-			err := s.flush()
-			stream.CloseSend()
-			return err
+			return s.flush()
 		}
 		select {
 		case err := <-s.readErr:
@@ -142,9 +164,21 @@ func (s *Sink) pollBatch() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &pb.SinkPut{Records: batch}}}); err != nil {
-		return s.pluginErr(s.streamErr(err))
+	return s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &pb.SinkPut{Records: batch}}})
+}
+
+// send queues m for the sender; it fails once a send has failed, or after
+// Run has returned (a rebalance callback can run in the consumer's Close).
+func (s *Sink) send(m *pb.SinkRunRequest) error {
+	if !s.sending {
+		return errors.New("sink task has stopped")
 	}
+	select {
+	case <-s.sendDone:
+		return s.pluginErr(s.streamErr(s.sendErr))
+	default:
+	}
+	s.out <- m
 	return nil
 }
 
@@ -196,8 +230,8 @@ func (s *Sink) flush() error {
 	for tp, off := range s.consumed {
 		req.Offsets = append(req.Offsets, &pb.TopicPartitionOffset{Topic: tp.Topic, Partition: tp.Partition, Offset: off})
 	}
-	if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: req}}); err != nil {
-		return s.pluginErr(s.streamErr(err))
+	if err := s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: req}}); err != nil {
+		return err
 	}
 	timeout := time.After(s.FlushTimeout + 30*time.Second)
 	for {
@@ -238,14 +272,14 @@ func (s *Sink) rebalance(assigned bool, parts []kafka.TopicPartition) {
 	}
 	if assigned {
 		s.Log.Info("partitions assigned", "partitions", len(parts))
-		if err := s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Assign{Assign: msg}}); err != nil && s.failure == nil {
+		if err := s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Assign{Assign: msg}}); err != nil && s.failure == nil {
 			s.failure = fmt.Errorf("partitions assigned: %w", err)
 		}
 		return
 	}
 	err := s.flush()
 	if err == nil {
-		err = s.stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Revoke{Revoke: msg}})
+		err = s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Revoke{Revoke: msg}})
 	}
 	if err != nil && s.failure == nil {
 		s.failure = fmt.Errorf("partitions revoked: %w", err)
