@@ -13,12 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-connect/ferry/internal/proctree"
 )
 
 var binDir string
@@ -261,26 +263,9 @@ func (w *workerProc) running(name string) bool {
 
 // pluginPID finds the plugin process serving connector.
 func (w *workerProc) pluginPID(connector string) int {
-	w.t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(w.cmd.Process.Pid) {
-			continue
-		}
-		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if string(kv) == "FERRY_CONNECTOR="+connector {
-				return pid
-			}
+	for _, pid := range proctree.Children(w.cmd.Process.Pid) {
+		if slices.Contains(proctree.Env(pid), "FERRY_CONNECTOR="+connector) {
+			return pid
 		}
 	}
 	return 0
