@@ -101,7 +101,14 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer func() {
 		s.sending = false
 		close(s.out)
-		<-senderExited
+		// A plugin that stopped reading would block Send for ever:
+		// cancelling the stream unblocks it.
+		select {
+		case <-senderExited:
+		case <-time.After(s.FlushTimeout):
+			cancelStream()
+			<-senderExited
+		}
 		stream.CloseSend()
 	}()
 	if err := s.Consumer.Subscribe(s.Topics, s.rebalance); err != nil {

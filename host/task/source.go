@@ -55,7 +55,7 @@ type Source struct {
 	sent     map[topicPartition][]*submitted // by Kafka partition, in produce order
 	inFlight int
 	topics   map[string]int32 // partition counts of the topics written so far
-	batches  int32            // plugin batches so far; spreads keyless records
+	batches  uint32           // plugin batches so far; spreads keyless records
 }
 
 type topicPartition struct {
@@ -214,7 +214,7 @@ func (s *Source) partition(ctx context.Context, r *pb.SourceRecord, key []byte) 
 	case key != nil:
 		return kafka.Partition(key, n), nil
 	}
-	return s.batches % n, nil
+	return int32(s.batches % uint32(n)), nil
 }
 
 func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
