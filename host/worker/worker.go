@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -245,6 +246,12 @@ func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (i
 		return nil, false, errors.New("worker is shutting down")
 	}
 	old := w.connectors[name]
+	if old != nil && maps.Equal(old.config, cfg) {
+		// Unchanged (a restart with the same connector files, say):
+		// leave it running rather than restart it.
+		w.mu.Unlock()
+		return old.info(), false, nil
+	}
 	target := StateRunning
 	if old != nil {
 		target = old.target
