@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/ferry-connect/ferry/host/worker"
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // Version is reported by GET /.
@@ -34,6 +36,9 @@ func Handler(w *worker.Worker, clusterID string) http.Handler {
 	mux.HandleFunc("PUT /connectors/{name}/stop", a.target(worker.StateStopped, http.StatusNoContent))
 	mux.HandleFunc("POST /connectors/{name}/restart", a.restart)
 	mux.HandleFunc("GET /connector-plugins", a.plugins)
+	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", a.validate)
+	mux.HandleFunc("GET /connectors/{name}/tasks/{task}/status", a.taskStatus)
+	mux.HandleFunc("POST /connectors/{name}/tasks/{task}/restart", a.taskRestart)
 	return mux
 }
 
@@ -304,4 +309,153 @@ func (a *api) plugins(rw http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	writeJSON(rw, http.StatusOK, out)
+}
+
+// commonDefs are the keys every connector has, as Kafka Connect's
+// ConnectorConfig declares them.
+var commonDefs = []*pb.ConfigDef{
+	{Name: "name", Type: pb.ConfigType_CONFIG_TYPE_STRING, Required: true, Importance: pb.Importance_IMPORTANCE_HIGH, Documentation: "Globally unique name to use for this connector.", Group: "Common", DisplayName: "Connector name"},
+	{Name: "connector.class", Type: pb.ConfigType_CONFIG_TYPE_STRING, Required: true, Importance: pb.Importance_IMPORTANCE_HIGH, Documentation: "Name or alias of the class for this connector.", Group: "Common", DisplayName: "Connector class"},
+	{Name: "tasks.max", Type: pb.ConfigType_CONFIG_TYPE_INT, DefaultValue: "1", HasDefault: true, Importance: pb.Importance_IMPORTANCE_HIGH, Documentation: "Maximum number of tasks to use for this connector.", Group: "Common", DisplayName: "Tasks max"},
+	{Name: "key.converter", Type: pb.ConfigType_CONFIG_TYPE_CLASS, HasDefault: true, Importance: pb.Importance_IMPORTANCE_LOW, Documentation: "Converter class for keys; the worker's when unset.", Group: "Common", DisplayName: "Key converter class"},
+	{Name: "value.converter", Type: pb.ConfigType_CONFIG_TYPE_CLASS, HasDefault: true, Importance: pb.Importance_IMPORTANCE_LOW, Documentation: "Converter class for values; the worker's when unset.", Group: "Common", DisplayName: "Value converter class"},
+}
+
+var topicsDef = &pb.ConfigDef{Name: "topics", Type: pb.ConfigType_CONFIG_TYPE_LIST, HasDefault: true, Importance: pb.Importance_IMPORTANCE_HIGH, Documentation: "List of topics to consume, separated by commas.", Group: "Common", DisplayName: "Topics"}
+
+// validate answers PUT /connector-plugins/{plugin}/config/validate with
+// Kafka Connect's ConfigInfos: every key's definition, value and errors.
+func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	if err := decodeConfig(r, &body); err != nil {
+		writeError(rw, err)
+		return
+	}
+	cfg, err := flatten(body)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	name := r.PathValue("plugin")
+	class, ok := a.w.Class(name)
+	if !ok {
+		class, ok = a.w.Class(name + "Connector")
+	}
+	if !ok {
+		writeError(rw, fmt.Errorf("connector plugin %s %w", name, worker.ErrNotFound))
+		return
+	}
+	if given := cfg["connector.class"]; given == "" {
+		cfg["connector.class"] = class.Spec.Class
+	} else if other, ok := a.w.Class(given); !ok || other != class {
+		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Included connector type %s does not match request type %s", given, name)})
+		return
+	}
+	keyErrs, err := a.w.CheckConfig(r.Context(), cfg)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	errs := map[string][]string{}
+	for _, e := range keyErrs {
+		errs[e.Key] = append(errs[e.Key], e.Message)
+	}
+	defs := append([]*pb.ConfigDef{}, commonDefs...)
+	if class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK {
+		defs = append(defs, topicsDef)
+	}
+	defs = append(defs, class.Spec.Config...)
+	groups := []string{"Common"}
+	var configs []map[string]any
+	seen := map[string]bool{}
+	for _, d := range defs {
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
+		group := d.Group
+		if group == "" {
+			group = class.PluginName
+		}
+		if !slices.Contains(groups, group) {
+			groups = append(groups, group)
+		}
+		var value any
+		if v, ok := cfg[d.Name]; ok {
+			value = v
+		} else if d.HasDefault && d.DefaultValue != "" {
+			value = d.DefaultValue
+		}
+		var def any
+		if d.HasDefault && d.DefaultValue != "" {
+			def = d.DefaultValue
+		}
+		configs = append(configs, map[string]any{
+			"definition": map[string]any{
+				"name": d.Name, "type": strings.TrimPrefix(d.Type.String(), "CONFIG_TYPE_"), "required": d.Required,
+				"default_value": def, "importance": strings.TrimPrefix(d.Importance.String(), "IMPORTANCE_"),
+				"documentation": d.Documentation, "group": group, "width": "NONE", "display_name": displayName(d),
+				"dependents": []string{}, "order": len(configs) + 1,
+			},
+			"value": map[string]any{"name": d.Name, "value": value, "recommended_values": []string{}, "errors": nonNil(errs[d.Name]), "visible": true},
+		})
+		delete(errs, d.Name)
+	}
+	for key, msgs := range errs { // problems with keys no definition names
+		configs = append(configs, map[string]any{"definition": nil,
+			"value": map[string]any{"name": key, "value": cfg[key], "recommended_values": []string{}, "errors": msgs, "visible": true}})
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"name": class.Spec.Class, "error_count": len(keyErrs), "groups": groups, "configs": configs})
+}
+
+func displayName(d *pb.ConfigDef) string {
+	if d.DisplayName != "" {
+		return d.DisplayName
+	}
+	return d.Name
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// task parses {task} and returns the connector's status and the task id.
+func (a *api) task(r *http.Request) (*worker.Status, int, error) {
+	st, err := a.w.Status(r.PathValue("name"))
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := strconv.Atoi(r.PathValue("task"))
+	if err != nil || id < 0 || id >= len(st.Tasks) {
+		return nil, 0, fmt.Errorf("Task %s-%s %w", r.PathValue("name"), r.PathValue("task"), worker.ErrNotFound)
+	}
+	return st, id, nil
+}
+
+func (a *api) taskStatus(rw http.ResponseWriter, r *http.Request) {
+	st, id, err := a.task(r)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	m := stateJSON(st.Tasks[id], st.WorkerID)
+	m["id"] = id
+	writeJSON(rw, http.StatusOK, m)
+}
+
+// taskRestart restarts a task; in Ferry a connector's tasks share its plugin
+// process, so the connector restarts with all of them.
+func (a *api) taskRestart(rw http.ResponseWriter, r *http.Request) {
+	if _, _, err := a.task(r); err != nil {
+		writeError(rw, err)
+		return
+	}
+	if _, err := a.w.Restart(r.PathValue("name"), true, false); err != nil {
+		writeError(rw, err)
+		return
+	}
+	rw.WriteHeader(http.StatusNoContent)
 }

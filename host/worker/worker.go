@@ -387,6 +387,9 @@ func (w *Worker) Restart(name string, includeTasks, onlyFailed bool) (*Status, e
 	return c.status(), nil
 }
 
+// Class finds an installed connector class by name or alias.
+func (w *Worker) Class(name string) (*plugin.Class, bool) { return w.opts.Catalog.Find(name) }
+
 // Plugins lists the installed classes, plus converters unless
 // connectorsOnly.
 func (w *Worker) Plugins(connectorsOnly bool) []PluginInfo {

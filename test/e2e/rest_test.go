@@ -143,6 +143,52 @@ func TestRESTLifecycle(t *testing.T) {
 		waitFor(t, 10*time.Second, "state "+step.state, func() bool { return w.status("c1").Connector.State == step.state })
 	}
 
+	var task struct {
+		ID    int    `json:"id"`
+		State string `json:"state"`
+	}
+	if code := w.call("GET", "/connectors/c1/tasks/0/status", nil, &task); code != 200 || task.State != "RUNNING" {
+		t.Errorf("task status = %d %+v", code, task)
+	}
+	if code := w.call("GET", "/connectors/c1/tasks/7/status", nil, nil); code != 404 {
+		t.Errorf("unknown task status = %d, want 404", code)
+	}
+	if code := w.call("POST", "/connectors/c1/tasks/0/restart", nil, nil); code != 204 {
+		t.Errorf("task restart = %d, want 204", code)
+	}
+	waitFor(t, 10*time.Second, "c1 running after task restart", func() bool { return w.running("c1") })
+
+	// Validation answers 200 with every problem, as Kafka Connect's.
+	var infos struct {
+		Name       string `json:"name"`
+		ErrorCount int    `json:"error_count"`
+		Configs    []struct {
+			Definition *struct {
+				Name string `json:"name"`
+				Type string `json:"type"`
+			} `json:"definition"`
+			Value struct {
+				Name   string   `json:"name"`
+				Errors []string `json:"errors"`
+			} `json:"value"`
+		} `json:"configs"`
+	}
+	bad := map[string]string{"connector.class": "FileStreamSource", "tasks.max": "0", "topic": "t"}
+	if code := w.call("PUT", "/connector-plugins/FileStreamSource/config/validate", bad, &infos); code != 200 {
+		t.Fatalf("validate = %d", code)
+	}
+	errorsByKey := map[string]int{}
+	for _, c := range infos.Configs {
+		errorsByKey[c.Value.Name] = len(c.Value.Errors)
+	}
+	if infos.Name != "org.apache.kafka.connect.file.FileStreamSourceConnector" || infos.ErrorCount != 3 ||
+		errorsByKey["tasks.max"] != 1 || errorsByKey["file"] != 1 || errorsByKey["name"] != 1 || errorsByKey["topic"] != 0 {
+		t.Errorf("validate = %+v", infos)
+	}
+	if code := w.call("PUT", "/connector-plugins/FileStreamSink/config/validate", bad, nil); code != 400 {
+		t.Errorf("validate with a mismatched class = %d, want 400", code)
+	}
+
 	cfg["tasks.max"] = "2"
 	if code := w.call("PUT", "/connectors/c1/config", cfg, &info); code != 200 {
 		t.Errorf("update config = %d, want 200", code)
