@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/worker"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
@@ -36,6 +37,7 @@ func Handler(w *worker.Worker, clusterID string) http.Handler {
 	mux.HandleFunc("PUT /connectors/{name}/stop", a.target(worker.StateStopped, http.StatusNoContent))
 	mux.HandleFunc("POST /connectors/{name}/restart", a.restart)
 	mux.HandleFunc("GET /connector-plugins", a.plugins)
+	mux.HandleFunc("GET /connector-plugins/{plugin}/config", a.pluginConfig)
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", a.validate)
 	mux.HandleFunc("GET /connectors/{name}/tasks/{task}/status", a.taskStatus)
 	mux.HandleFunc("POST /connectors/{name}/tasks/{task}/restart", a.taskRestart)
@@ -337,12 +339,9 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("plugin")
-	class, ok := a.w.Class(name)
-	if !ok {
-		class, ok = a.w.Class(name + "Connector")
-	}
-	if !ok {
-		writeError(rw, fmt.Errorf("connector plugin %s %w", name, worker.ErrNotFound))
+	class, err := a.class(name)
+	if err != nil {
+		writeError(rw, err)
 		return
 	}
 	if given := cfg["connector.class"]; given == "" {
@@ -360,46 +359,22 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 	for _, e := range keyErrs {
 		errs[e.Key] = append(errs[e.Key], e.Message)
 	}
-	defs := append([]*pb.ConfigDef{}, commonDefs...)
-	if class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK {
-		defs = append(defs, topicsDef)
-	}
-	defs = append(defs, class.Spec.Config...)
-	groups := []string{"Common"}
+	var groups []string
 	var configs []map[string]any
-	seen := map[string]bool{}
-	for _, d := range defs {
-		if seen[d.Name] {
-			continue
-		}
-		seen[d.Name] = true
-		group := d.Group
-		if group == "" {
-			group = class.PluginName
-		}
-		if !slices.Contains(groups, group) {
+	for _, d := range definitions(class) {
+		if group := d["group"].(string); !slices.Contains(groups, group) {
 			groups = append(groups, group)
 		}
-		var value any
-		if v, ok := cfg[d.Name]; ok {
+		name := d["name"].(string)
+		value := d["default_value"]
+		if v, ok := cfg[name]; ok {
 			value = v
-		} else if d.HasDefault && d.DefaultValue != "" {
-			value = d.DefaultValue
-		}
-		var def any
-		if d.HasDefault && d.DefaultValue != "" {
-			def = d.DefaultValue
 		}
 		configs = append(configs, map[string]any{
-			"definition": map[string]any{
-				"name": d.Name, "type": strings.TrimPrefix(d.Type.String(), "CONFIG_TYPE_"), "required": d.Required,
-				"default_value": def, "importance": strings.TrimPrefix(d.Importance.String(), "IMPORTANCE_"),
-				"documentation": d.Documentation, "group": group, "width": "NONE", "display_name": displayName(d),
-				"dependents": []string{}, "order": len(configs) + 1,
-			},
-			"value": map[string]any{"name": d.Name, "value": value, "recommended_values": []string{}, "errors": nonNil(errs[d.Name]), "visible": true},
+			"definition": d,
+			"value":      map[string]any{"name": name, "value": value, "recommended_values": []string{}, "errors": nonNil(errs[name]), "visible": true},
 		})
-		delete(errs, d.Name)
+		delete(errs, name)
 	}
 	for key, msgs := range errs { // problems with keys no definition names
 		configs = append(configs, map[string]any{"definition": nil,
@@ -408,11 +383,61 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, map[string]any{"name": class.Spec.Class, "error_count": len(keyErrs), "groups": groups, "configs": configs})
 }
 
-func displayName(d *pb.ConfigDef) string {
-	if d.DisplayName != "" {
-		return d.DisplayName
+// class finds a connector plugin by the name a URL gives (class, alias,
+// or alias without its Connector suffix).
+func (a *api) class(name string) (*plugin.Class, error) {
+	if c, ok := a.w.Class(name); ok {
+		return c, nil
 	}
-	return d.Name
+	if c, ok := a.w.Class(name + "Connector"); ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("connector plugin %s %w", name, worker.ErrNotFound)
+}
+
+// definitions are a class's ConfigKeyInfos: the common connector keys, then
+// the plugin's own, in Kafka Connect's JSON shape.
+func definitions(class *plugin.Class) []map[string]any {
+	defs := append([]*pb.ConfigDef{}, commonDefs...)
+	if class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK {
+		defs = append(defs, topicsDef)
+	}
+	defs = append(defs, class.Spec.Config...)
+	var out []map[string]any
+	seen := map[string]bool{}
+	for _, d := range defs {
+		if seen[d.Name] {
+			continue
+		}
+		seen[d.Name] = true
+		group, display := d.Group, d.DisplayName
+		if group == "" {
+			group = class.PluginName
+		}
+		if display == "" {
+			display = d.Name
+		}
+		var def any
+		if d.HasDefault && d.DefaultValue != "" {
+			def = d.DefaultValue
+		}
+		out = append(out, map[string]any{
+			"name": d.Name, "type": strings.TrimPrefix(d.Type.String(), "CONFIG_TYPE_"), "required": d.Required,
+			"default_value": def, "importance": strings.TrimPrefix(d.Importance.String(), "IMPORTANCE_"),
+			"documentation": d.Documentation, "group": group, "width": "NONE", "display_name": display,
+			"dependents": []string{}, "order": len(out) + 1,
+		})
+	}
+	return out
+}
+
+func (a *api) pluginConfig(rw http.ResponseWriter, r *http.Request) {
+	class, err := a.class(r.PathValue("plugin"))
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, definitions(class))
 }
 
 func nonNil(s []string) []string {

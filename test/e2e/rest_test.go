@@ -185,6 +185,13 @@ func TestRESTLifecycle(t *testing.T) {
 		errorsByKey["tasks.max"] != 1 || errorsByKey["file"] != 1 || errorsByKey["name"] != 1 || errorsByKey["topic"] != 0 {
 		t.Errorf("validate = %+v", infos)
 	}
+	var keys []struct {
+		Name     string `json:"name"`
+		Required bool   `json:"required"`
+	}
+	if code := w.call("GET", "/connector-plugins/FileStreamSource/config", nil, &keys); code != 200 || len(keys) < 6 {
+		t.Errorf("plugin config = %d %+v", code, keys)
+	}
 	if code := w.call("PUT", "/connector-plugins/FileStreamSink/config/validate", bad, nil); code != 400 {
 		t.Errorf("validate with a mismatched class = %d, want 400", code)
 	}
