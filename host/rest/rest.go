@@ -136,6 +136,15 @@ func decodeConfig(r *http.Request, into any) error {
 	return nil
 }
 
+// decodeFlatConfig reads a request body that is a flat config map.
+func decodeFlatConfig(r *http.Request) (map[string]string, error) {
+	var body map[string]any
+	if err := decodeConfig(r, &body); err != nil {
+		return nil, err
+	}
+	return flatten(body)
+}
+
 // flatten turns JSON config values into strings; Kafka Connect accepts
 // numbers and booleans too.
 func flatten(m map[string]any) (map[string]string, error) {
@@ -228,12 +237,7 @@ func (a *api) getConfig(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) putConfig(rw http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	if err := decodeConfig(r, &body); err != nil {
-		writeError(rw, err)
-		return
-	}
-	cfg, err := flatten(body)
+	cfg, err := decodeFlatConfig(r)
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -328,12 +332,7 @@ var topicsDef = &pb.ConfigDef{Name: "topics", Type: pb.ConfigType_CONFIG_TYPE_LI
 // validate answers PUT /connector-plugins/{plugin}/config/validate with
 // Kafka Connect's ConfigInfos: every key's definition, value and errors.
 func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	if err := decodeConfig(r, &body); err != nil {
-		writeError(rw, err)
-		return
-	}
-	cfg, err := flatten(body)
+	cfg, err := decodeFlatConfig(r)
 	if err != nil {
 		writeError(rw, err)
 		return
