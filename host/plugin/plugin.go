@@ -132,7 +132,7 @@ func isExecutable(path string) bool {
 }
 
 func (l *Launcher) spec(ctx context.Context, bin string) (*pb.SpecResponse, error) {
-	p, err := l.Launch(bin, "", l.Log.Named("discovery"), 5*time.Second)
+	p, err := l.Launch(bin, "", Quiet(l.Log.Named("discovery")), 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +214,17 @@ func (p *Process) Exited() bool { return p.client.Exited() }
 // Kill stops the process: a graceful shutdown, a bounded wait, then
 // SIGKILL. It blocks until the process is gone and is safe to repeat.
 func (p *Process) Kill() { p.client.Kill() }
+
+// Quiet keeps only warnings and errors of a short-lived launch (discovery,
+// validation): go-plugin reports every normal exit at info level. It takes
+// effect where the logger was made with IndependentLevels.
+func Quiet(log hclog.Logger) hclog.Logger {
+	if log.IsDebug() {
+		return log
+	}
+	log.SetLevel(hclog.Warn)
+	return log
+}
 
 // SweepSockets removes what killed plugins left in the socket directory.
 func (l *Launcher) SweepSockets() error {

@@ -177,7 +177,7 @@ func (w *Worker) check(ctx context.Context, cfg map[string]string) (*plugin.Clas
 }
 
 func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg map[string]string) ([]config.KeyError, error) {
-	p, err := w.opts.Launch.Launch(class.Binary, "", w.opts.Log.Named("validate"), 10*time.Second)
+	p, err := w.opts.Launch.Launch(class.Binary, "", plugin.Quiet(w.opts.Log.Named("validate")), 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
 	}

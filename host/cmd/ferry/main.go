@@ -46,7 +46,7 @@ func main() {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := hclog.New(&hclog.LoggerOptions{Name: "ferry", Level: hclog.LevelFromString(envOr("FERRY_LOG_LEVEL", "info")), Output: os.Stderr})
+		log := hclog.New(&hclog.LoggerOptions{Name: "ferry", Level: hclog.LevelFromString(envOr("FERRY_LOG_LEVEL", "info")), Output: os.Stderr, IndependentLevels: true})
 		if path := os.Getenv("FERRY_CPUPROFILE"); path != "" {
 			stopProfile, err := cpuProfile(path)
 			if err != nil {
