@@ -200,14 +200,15 @@ func (s *Sink) streamErr(sendErr error) error {
 }
 
 func (s *Sink) convert(m *kafka.Message) (*pb.SinkRecord, error) {
-	where := fmt.Sprintf("%s-%d@%d", m.Topic, m.Partition, m.Offset)
+	// where names the record in errors; it is built only when one occurs.
+	where := func() string { return fmt.Sprintf("%s-%d@%d", m.Topic, m.Partition, m.Offset) }
 	key, err := s.Key.ToConnect(m.Topic, m.Key)
 	if err != nil {
-		return nil, fmt.Errorf("convert key of record %s: %w", where, err)
+		return nil, fmt.Errorf("convert key of record %s: %w", where(), err)
 	}
 	value, err := s.Value.ToConnect(m.Topic, m.Value)
 	if err != nil {
-		return nil, fmt.Errorf("convert value of record %s: %w", where, err)
+		return nil, fmt.Errorf("convert value of record %s: %w", where(), err)
 	}
 	r := &pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset, Key: key, Value: value, TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
 	if m.LogAppendTime {
@@ -219,7 +220,7 @@ func (s *Sink) convert(m *kafka.Message) (*pb.SinkRecord, error) {
 	for _, h := range m.Headers {
 		hv, err := s.Header.ToConnect(m.Topic, h.Value)
 		if err != nil {
-			return nil, fmt.Errorf("convert header %s of record %s: %w", h.Key, where, err)
+			return nil, fmt.Errorf("convert header %s of record %s: %w", h.Key, where(), err)
 		}
 		r.Headers = append(r.Headers, &pb.Header{Key: h.Key, Value: hv})
 	}
