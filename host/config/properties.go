@@ -87,8 +87,10 @@ func splitProperty(s string) (string, string, error) {
 		i = len(s)
 	}
 	key := s[:i]
+	// The separator is whitespace, '=' or ':', or whitespace around one
+	// '=' or ':'; anything after that belongs to the value.
 	rest := strings.TrimLeft(s[i:], " \t\f")
-	if rest != "" && (rest[0] == '=' || rest[0] == ':') && (i >= len(s) || s[i] == ' ' || s[i] == '\t' || s[i] == '\f' || s[i] == '=' || s[i] == ':') {
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
 		rest = strings.TrimLeft(rest[1:], " \t\f")
 	}
 	k, err := unescape(key)
