@@ -21,6 +21,8 @@ key\ with\ spaces=v
 unicode=caf\u00e9
 empty=
 trailing=value   
+double==value
+spaced : =v
 `
 	got, err := ParseProperties([]byte(in))
 	if err != nil {
@@ -36,6 +38,8 @@ trailing=value
 		"unicode":         "café",
 		"empty":           "",
 		"trailing":        "value   ",
+		"double":          "=value",
+		"spaced":          "=v",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
