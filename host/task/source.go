@@ -314,14 +314,10 @@ func (s *Source) delivered(d kafka.Delivery) error {
 func (s *Source) commit(stream pb.SourceTaskService_RunClient) error {
 	var offs []offsets.Offset
 	var msg pb.SourceCommitted
-	for k, q := range s.pending {
+	for _, q := range s.pending {
 		if q.committed != nil {
 			offs = append(offs, offsets.Offset{Partition: q.partition, Offset: q.committed})
 			msg.Offsets = append(msg.Offsets, &pb.SourceOffset{Partition: q.partition, Offset: q.committed})
-			q.committed = nil
-		}
-		if len(q.records) == 0 {
-			delete(s.pending, k)
 		}
 	}
 	if len(offs) == 0 {
@@ -329,6 +325,13 @@ func (s *Source) commit(stream pb.SourceTaskService_RunClient) error {
 	}
 	if err := s.Offsets.Put(s.Connector, offs); err != nil {
 		return fmt.Errorf("commit offsets of %s task %d: %w", s.Connector, s.TaskID, err)
+	}
+	// Stored: forget them, and the partitions with nothing in flight.
+	for k, q := range s.pending {
+		q.committed = nil
+		if len(q.records) == 0 {
+			delete(s.pending, k)
+		}
 	}
 	if stream != nil {
 		// A failed send means the stream is gone; the reader reports why.

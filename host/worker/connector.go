@@ -192,9 +192,11 @@ func (c *connector) runOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connector events: %w", err)
 	}
-	// The event reader ends when the connector stops or the process dies;
-	// both end the stream.
-	requests := make(chan *pb.ConnectorEvent, 1)
+	// The event reader ends with the stream (the connector stops or the
+	// process dies) or when this run is over.
+	requests := make(chan *pb.ConnectorEvent)
+	runDone := make(chan struct{})
+	defer close(runDone)
 	go func() {
 		for {
 			ev, err := events.Recv()
@@ -203,7 +205,8 @@ func (c *connector) runOnce(ctx context.Context) error {
 			}
 			select {
 			case requests <- ev:
-			default:
+			case <-runDone:
+				return
 			}
 		}
 	}()

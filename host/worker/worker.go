@@ -209,24 +209,14 @@ func (w *Worker) create(ctx context.Context, cfg map[string]string, target strin
 	if err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return nil, errors.New("worker is shutting down")
-	}
-	if _, exists := w.connectors[parsed.Name]; exists && mustBeNew {
+	if _, err := w.get(parsed.Name); err == nil && mustBeNew {
 		return nil, fmt.Errorf("connector %s %w", parsed.Name, ErrExists)
 	}
-	c := w.newConnector(parsed, class, target)
-	w.connectors[parsed.Name] = c
-	if err := w.save(); err != nil {
-		return nil, err
-	}
-	c.start()
-	return c.info(), nil
+	return w.install(parsed, class, target)
 }
 
-// Put creates or replaces a connector's config; created says which.
+// Put creates or replaces a connector's config; created says which. An
+// unchanged config leaves the connector running as it is.
 func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (info *Info, created bool, err error) {
 	w.ops.Lock()
 	defer w.ops.Unlock()
@@ -236,39 +226,47 @@ func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (i
 	if cfg["name"] != name {
 		return nil, false, &BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)}
 	}
+	target := StateRunning
+	old, _ := w.get(name)
+	if old != nil {
+		if maps.Equal(old.config, cfg) {
+			// A worker restarted with the same connector files, say:
+			// no need to validate again, nor to restart it.
+			return old.info(), false, nil
+		}
+		old.mu.Lock()
+		target = old.target
+		old.mu.Unlock()
+	}
 	class, parsed, err := w.Validate(ctx, cfg)
 	if err != nil {
 		return nil, false, err
 	}
+	info, err = w.install(parsed, class, target)
+	return info, old == nil, err
+}
+
+// install stores and starts a connector, first stopping any it replaces.
+// The caller holds ops.
+func (w *Worker) install(parsed *config.Connector, class *plugin.Class, target string) (*Info, error) {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return nil, false, errors.New("worker is shutting down")
-	}
-	old := w.connectors[name]
-	if old != nil && maps.Equal(old.config, cfg) {
-		// Unchanged (a restart with the same connector files, say):
-		// leave it running rather than restart it.
-		w.mu.Unlock()
-		return old.info(), false, nil
-	}
-	target := StateRunning
-	if old != nil {
-		target = old.target
-	}
+	old, closed := w.connectors[parsed.Name], w.closed
 	w.mu.Unlock()
+	if closed {
+		return nil, errors.New("worker is shutting down")
+	}
 	if old != nil {
 		old.stop()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.newConnector(parsed, class, target)
-	w.connectors[name] = c
+	w.connectors[parsed.Name] = c
 	if err := w.save(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	c.start()
-	return c.info(), old == nil, nil
+	return c.info(), nil
 }
 
 func (w *Worker) get(name string) (*connector, error) {

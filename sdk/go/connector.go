@@ -122,6 +122,7 @@ type SinkPreCommitter interface {
 // concurrent use.
 type ConnectorContext struct {
 	events chan *pb.ConnectorEvent
+	done   <-chan struct{} // the connector's ctx
 }
 
 // RequestTaskReconfiguration asks the host to call TaskConfigs again and
@@ -130,15 +131,20 @@ func (c *ConnectorContext) RequestTaskReconfiguration() {
 	c.send(&pb.ConnectorEvent{Event: &pb.ConnectorEvent_RequestReconfiguration{RequestReconfiguration: &pb.RequestReconfiguration{}}})
 }
 
-// RaiseError fails the connector with err; the host restarts it.
+// RaiseError fails the connector with err; the host restarts it. It waits
+// until the host has the error, or the connector has stopped.
 func (c *ConnectorContext) RaiseError(err error) {
-	c.send(&pb.ConnectorEvent{Event: &pb.ConnectorEvent_Error{Error: err.Error()}})
+	select {
+	case c.events <- &pb.ConnectorEvent{Event: &pb.ConnectorEvent_Error{Error: err.Error()}}:
+	case <-c.done:
+	}
 }
 
+// send queues a reconfiguration request; one already pending covers it.
 func (c *ConnectorContext) send(ev *pb.ConnectorEvent) {
 	select {
 	case c.events <- ev:
-	default: // a request is already pending; the host will act on it
+	default:
 	}
 }
 

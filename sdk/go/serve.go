@@ -247,7 +247,7 @@ func (s *connectorServer) Start(_ context.Context, req *pb.StartRequest) (*pb.St
 	}
 	// The connector's ctx outlives this call: it ends with Stop.
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), loggerKey{}, s.srv.log))
-	cc := &ConnectorContext{events: make(chan *pb.ConnectorEvent, 1)}
+	cc := &ConnectorContext{events: make(chan *pb.ConnectorEvent, 1), done: ctx.Done()}
 	if c.start != nil {
 		if err := c.start(ctx, cfg, cc); err != nil {
 			cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"unsafe"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -132,13 +131,13 @@ func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRec
 	out := make([]*pb.SourceRecord, len(records))
 	// Sources usually share one partition map across records: encode it
 	// once per batch.
-	var lastPartition unsafe.Pointer
+	var lastPartition uintptr
 	var lastEncoded []byte
 	for i := range records {
 		r := &records[i]
 		pr := &pb.SourceRecord{Topic: r.Topic, KafkaPartition: -1}
 		var err error
-		if p := reflect.ValueOf(r.Partition).UnsafePointer(); p != nil && p == lastPartition {
+		if p := reflect.ValueOf(r.Partition).Pointer(); p != 0 && p == lastPartition {
 			pr.SourcePartition = lastEncoded
 		} else {
 			if pr.SourcePartition, err = encodeJSONMap(r.Partition); err != nil {
