@@ -68,6 +68,7 @@ tools:
 	$(GO) install github.com/bufbuild/buf/cmd/buf@v1.75.0
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	$(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@v0.6.1-0.20240319094008-0393e58bdf10
 
 clean:
 	rm -rf $(BIN) data

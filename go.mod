@@ -11,6 +11,8 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
+require github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
+
 require (
 	github.com/fatih/color v1.13.0 // indirect
 	github.com/ferry-connect/ferry/proto/gen v0.0.0

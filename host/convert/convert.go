@@ -12,13 +12,34 @@ import (
 )
 
 // Converter is one direction-agnostic converter instance (a key or a value
-// converter), as Kafka Connect's Converter.
+// converter), as Kafka Connect's Converter. Each task makes its own: a
+// converter is used by one goroutine at a time, and may cache.
 type Converter interface {
-	// FromConnect serialises d; a nil result is a null record key or value.
-	FromConnect(topic string, d *pb.Data) ([]byte, error)
-	// ToConnect deserialises b; nil b is null.
-	ToConnect(topic string, b []byte) (*pb.Data, error)
+	// FromConnect serialises d, whose schema is s (nil: schemaless); a nil
+	// result is a null record key or value.
+	FromConnect(topic string, s *pb.Schema, d *pb.Data) ([]byte, error)
+	// ToConnect deserialises b (nil is null) into a schema (nil: none) and
+	// a value. Its schema may be shared with other results of this
+	// converter: callers must not change it.
+	ToConnect(topic string, b []byte) (*pb.Schema, *pb.Data, error)
 }
+
+// valueOf returns d's value as a pb.Value, turning a raw one (see
+// pb.Data.Raw) into a string or bytes value as its schema says.
+func valueOf(s *pb.Schema, d *pb.Data) *pb.Value {
+	switch {
+	case d == nil:
+		return nil
+	case d.Raw == nil:
+		return d.Value
+	case s.GetType() == pb.SchemaType_SCHEMA_TYPE_STRING:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: string(d.Raw)}}
+	}
+	return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: d.Raw}}
+}
+
+// isNull says whether d is null.
+func isNull(d *pb.Data) bool { return d == nil || (d.Raw == nil && d.Value.GetKind() == nil) }
 
 // Class names, with the aliases Kafka Connect accepts.
 const (
@@ -63,21 +84,22 @@ type stringConverter struct{}
 
 var optionalString = &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_STRING, Optional: true}
 
-func (stringConverter) FromConnect(_ string, d *pb.Data) ([]byte, error) {
-	if d == nil || d.Value == nil || d.Value.Kind == nil {
+func (stringConverter) FromConnect(_ string, s *pb.Schema, d *pb.Data) ([]byte, error) {
+	if isNull(d) {
 		return nil, nil
 	}
-	if s, ok := d.Value.Kind.(*pb.Value_StringValue); ok {
-		return []byte(s.StringValue), nil
+	if d.Raw != nil && s.GetType() == pb.SchemaType_SCHEMA_TYPE_STRING {
+		return d.Raw, nil
 	}
-	return []byte(javaString(d.Schema, d.Value)), nil
+	v := valueOf(s, d)
+	if sv, ok := v.Kind.(*pb.Value_StringValue); ok {
+		return []byte(sv.StringValue), nil
+	}
+	return []byte(javaString(s, v)), nil
 }
 
-func (stringConverter) ToConnect(_ string, b []byte) (*pb.Data, error) {
-	if b == nil {
-		return &pb.Data{Schema: optionalString, Value: &pb.Value{}}, nil
-	}
-	return &pb.Data{Schema: optionalString, Value: &pb.Value{Kind: &pb.Value_StringValue{StringValue: string(b)}}}, nil
+func (stringConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
+	return optionalString, &pb.Data{Raw: b}, nil
 }
 
 // javaString renders a non-string value as Java's toString would for
@@ -100,12 +122,15 @@ type byteArrayConverter struct{}
 
 var optionalBytes = &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_BYTES, Optional: true}
 
-func (byteArrayConverter) FromConnect(topic string, d *pb.Data) ([]byte, error) {
+func (byteArrayConverter) FromConnect(_ string, s *pb.Schema, d *pb.Data) ([]byte, error) {
 	if d == nil {
 		return nil, nil
 	}
-	if d.Schema != nil && d.Schema.Type != pb.SchemaType_SCHEMA_TYPE_BYTES {
-		return nil, fmt.Errorf("invalid schema type for ByteArrayConverter: %s", typeName(d.Schema.Type))
+	if s != nil && s.Type != pb.SchemaType_SCHEMA_TYPE_BYTES {
+		return nil, fmt.Errorf("invalid schema type for ByteArrayConverter: %s", typeName(s.Type))
+	}
+	if d.Raw != nil {
+		return d.Raw, nil
 	}
 	switch k := d.Value.GetKind().(type) {
 	case nil:
@@ -117,11 +142,8 @@ func (byteArrayConverter) FromConnect(topic string, d *pb.Data) ([]byte, error) 
 	}
 }
 
-func (byteArrayConverter) ToConnect(_ string, b []byte) (*pb.Data, error) {
-	if b == nil {
-		return &pb.Data{Schema: optionalBytes, Value: &pb.Value{}}, nil
-	}
-	return &pb.Data{Schema: optionalBytes, Value: &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: b}}}, nil
+func (byteArrayConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
+	return optionalBytes, &pb.Data{Raw: b}, nil
 }
 
 func typeName(t pb.SchemaType) string {

@@ -24,6 +24,14 @@ type jsonConverter struct {
 	schemas         bool
 	numericDecimals bool
 	replaceNull     bool
+
+	// The last schema serialised, and its JSON: a batch's records share
+	// their schemas (pb.Data.Schema), so one entry catches nearly all.
+	lastSchema *pb.Schema
+	lastJSON   []byte
+	// The last schema parsed by ToConnect, and the JSON it came from.
+	inJSON   []byte
+	inSchema *pb.Schema
 }
 
 func newJSON(cfg map[string]string) (*jsonConverter, error) {
@@ -51,27 +59,46 @@ func newJSON(cfg map[string]string) (*jsonConverter, error) {
 
 const decimalName = "org.apache.kafka.connect.data.Decimal"
 
-func (c *jsonConverter) FromConnect(_ string, d *pb.Data) ([]byte, error) {
-	if d == nil || (d.Schema == nil && d.Value.GetKind() == nil) {
+func (c *jsonConverter) FromConnect(_ string, s *pb.Schema, d *pb.Data) ([]byte, error) {
+	if s == nil && isNull(d) {
 		return nil, nil
 	}
-	buf := make([]byte, 0, 64)
-	var err error
 	if !c.schemas {
-		buf, err = c.appendValue(buf, d.Schema, d.Value)
-		return buf, err
+		return c.appendData(make([]byte, 0, 64+len(d.GetRaw())), s, d)
 	}
+	var schema []byte
+	if s == nil {
+		schema = []byte("null")
+	} else if s == c.lastSchema {
+		schema = c.lastJSON
+	} else {
+		var err error
+		if schema, err = c.appendSchema(nil, s); err != nil {
+			return nil, err
+		}
+		c.lastSchema, c.lastJSON = s, schema
+	}
+	buf := make([]byte, 0, len(`{"schema":,"payload":}`)+len(schema)+len(d.GetRaw())+32)
 	buf = append(buf, `{"schema":`...)
-	if d.Schema == nil {
-		buf = append(buf, "null"...)
-	} else if buf, err = c.appendSchema(buf, d.Schema); err != nil {
-		return nil, err
-	}
+	buf = append(buf, schema...)
 	buf = append(buf, `,"payload":`...)
-	if buf, err = c.appendValue(buf, d.Schema, d.Value); err != nil {
+	buf, err := c.appendData(buf, s, d)
+	if err != nil {
 		return nil, err
 	}
 	return append(buf, '}'), nil
+}
+
+// appendData writes d's value; a raw string or bytes value goes straight
+// from its bytes.
+func (c *jsonConverter) appendData(buf []byte, s *pb.Schema, d *pb.Data) ([]byte, error) {
+	switch {
+	case d.GetRaw() == nil:
+		return c.appendValue(buf, s, d.GetValue())
+	case s.GetType() == pb.SchemaType_SCHEMA_TYPE_STRING:
+		return appendString(buf, d.Raw), nil
+	}
+	return appendBytes(buf, s, d.Raw, c.numericDecimals), nil
 }
 
 var jsonTypeNames = map[pb.SchemaType]string{
@@ -215,12 +242,7 @@ func appendValueOpts(buf []byte, s *pb.Schema, v *pb.Value, numeric, replaceNull
 	case *pb.Value_StringValue:
 		return appendString(buf, k.StringValue), nil
 	case *pb.Value_BytesValue:
-		if numeric && s != nil && s.Name == decimalName {
-			return append(buf, decimalString(k.BytesValue, s.Parameters["scale"])...), nil
-		}
-		buf = append(buf, '"')
-		buf = base64.StdEncoding.AppendEncode(buf, k.BytesValue)
-		return append(buf, '"'), nil
+		return appendBytes(buf, s, k.BytesValue, numeric), nil
 	case *pb.Value_ArrayValue:
 		var elem *pb.Schema
 		if s != nil {
@@ -368,9 +390,20 @@ func javaFloat(f float64, is32 bool) string {
 
 const hexDigits = "0123456789ABCDEF"
 
+// appendBytes writes a BYTES value: base64, or a number for a Decimal when
+// numeric.
+func appendBytes(buf []byte, s *pb.Schema, b []byte, numeric bool) []byte {
+	if numeric && s != nil && s.Name == decimalName {
+		return append(buf, decimalString(b, s.Parameters["scale"])...)
+	}
+	buf = append(buf, '"')
+	buf = base64.StdEncoding.AppendEncode(buf, b)
+	return append(buf, '"')
+}
+
 // appendString writes s as a JSON string the way Jackson does: only quote,
 // backslash and control characters are escaped.
-func appendString(buf []byte, s string) []byte {
+func appendString[T string | []byte](buf []byte, s T) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -380,7 +413,8 @@ func appendString(buf []byte, s string) []byte {
 				i++
 				continue
 			}
-			r, size := utf8.DecodeRuneInString(s[i:])
+			// At most one rune's bytes: the conversion stays on the stack.
+			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 			switch {
 			case r == utf8.RuneError && size == 1:
 				buf = append(buf, s[start:i]...)
@@ -427,45 +461,93 @@ func appendEscapedUnit(buf []byte, u uint16) []byte {
 }
 
 // ToConnect parses b as JsonConverter does.
-func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Data, error) {
+func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
 	if b == nil {
-		return &pb.Data{Value: &pb.Value{}}, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
+		return nil, &pb.Data{}, nil
 	}
 	if !c.schemas {
-		v, err := inferValue(doc)
+		v, err := inferJSON(b)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return &pb.Data{Value: v}, nil
+		return nil, &pb.Data{Value: v}, nil
 	}
-	env, ok := doc.(map[string]any)
-	_, hasSchema := env["schema"]
-	_, hasPayload := env["payload"]
-	if !ok || len(env) != 2 || !hasSchema || !hasPayload {
-		return nil, errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
+	var env map[string]json.RawMessage
+	if err := decodeJSON(b, &env); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return nil, nil, err
+		}
 	}
-	if env["schema"] == nil {
-		v, err := inferValue(env["payload"])
+	schema, hasSchema := env["schema"]
+	payload, hasPayload := env["payload"]
+	if len(env) != 2 || !hasSchema || !hasPayload {
+		return nil, nil, errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
+	}
+	if string(schema) == "null" {
+		v, err := inferJSON(payload)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return &pb.Data{Value: v}, nil
+		return nil, &pb.Data{Value: v}, nil
 	}
-	s, err := parseSchema(env["schema"])
+	// Records of one topic nearly always share a schema: parse it once.
+	s := c.inSchema
+	if !bytes.Equal(schema, c.inJSON) {
+		var doc any
+		if err := decodeJSON(schema, &doc); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		if s, err = parseSchema(doc); err != nil {
+			return nil, nil, err
+		}
+		c.inJSON, c.inSchema = schema, s
+	}
+	if raw, ok := plainString(payload); ok && s.Type == pb.SchemaType_SCHEMA_TYPE_STRING {
+		return s, &pb.Data{Raw: raw}, nil
+	}
+	var doc any
+	if err := decodeJSON(payload, &doc); err != nil {
+		return nil, nil, err
+	}
+	v, err := c.toValue(s, doc)
 	if err != nil {
+		return nil, nil, err
+	}
+	return s, &pb.Data{Value: v}, nil
+}
+
+// decodeJSON decodes the first JSON value of b into v, with numbers kept
+// exact; like Jackson's readTree, it ignores what follows.
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
+	}
+	return nil
+}
+
+func inferJSON(b []byte) (*pb.Value, error) {
+	var doc any
+	if err := decodeJSON(b, &doc); err != nil {
 		return nil, err
 	}
-	v, err := c.toValue(s, env["payload"])
-	if err != nil {
-		return nil, err
+	return inferValue(doc)
+}
+
+// plainString returns the contents of a JSON string with no escapes and
+// valid UTF-8: the bytes decoding would give, without decoding.
+func plainString(b []byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
 	}
-	return &pb.Data{Schema: s, Value: v}, nil
+	in := b[1 : len(b)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return nil, false
+	}
+	return in, true
 }
 
 var schemaTypes = func() map[string]pb.SchemaType {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // vector is one case from testdata/jsonconverter.json, which
@@ -31,13 +33,13 @@ func TestJSONMatchesKafka(t *testing.T) {
 	plain, _ := New("org.apache.kafka.connect.json.JsonConverter", map[string]string{"schemas.enable": "false"})
 	for _, v := range vectors {
 		t.Run(v.Input, func(t *testing.T) {
-			d, err := withSchemas.ToConnect("t", []byte(v.Input))
+			s, d, err := withSchemas.ToConnect("t", []byte(v.Input))
 			var gotS, gotP []byte
 			if err == nil {
-				gotS, err = withSchemas.FromConnect("t", d)
+				gotS, err = withSchemas.FromConnect("t", s, d)
 			}
 			if err == nil {
-				gotP, err = plain.FromConnect("t", d)
+				gotP, err = plain.FromConnect("t", s, d)
 			}
 			if v.Error != "" {
 				if err == nil {
@@ -91,25 +93,67 @@ func TestStringAndByteArray(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := s.ToConnect("t", []byte("héllo"))
-	out, _ := s.FromConnect("t", d)
+	sc, d, _ := s.ToConnect("t", []byte("héllo"))
+	out, _ := s.FromConnect("t", sc, d)
 	if string(out) != "héllo" {
 		t.Errorf("string round trip = %q", out)
 	}
-	if d, _ := s.ToConnect("t", nil); d.Value.GetKind() != nil {
-		t.Errorf("null string = %v", d)
+	if sc, d, _ := s.ToConnect("t", nil); !isNull(d) || sc.Type != pb.SchemaType_SCHEMA_TYPE_STRING {
+		t.Errorf("null string = %v %v", sc, d)
+	}
+	if out, _ := s.FromConnect("t", nil, &pb.Data{Value: &pb.Value{Kind: &pb.Value_IntValue{IntValue: 7}}}); string(out) != "7" {
+		t.Errorf("StringConverter of 7 = %q", out)
 	}
 	ba, _ := New("ByteArray", nil)
-	d, _ = ba.ToConnect("t", []byte{0, 1, 0xff})
-	out, _ = ba.FromConnect("t", d)
+	sc, d, _ = ba.ToConnect("t", []byte{0, 1, 0xff})
+	out, _ = ba.FromConnect("t", sc, d)
 	if string(out) != "\x00\x01\xff" {
 		t.Errorf("bytes round trip = %v", out)
 	}
-	str, _ := s.ToConnect("t", []byte("x"))
-	if _, err := ba.FromConnect("t", str); err == nil {
+	sc, str, _ := s.ToConnect("t", []byte("x"))
+	if _, err := ba.FromConnect("t", sc, str); err == nil {
 		t.Error("ByteArrayConverter accepted a string schema")
 	}
 	if _, err := New("com.example.Nope", nil); err == nil {
 		t.Error("unknown converter accepted")
+	}
+}
+
+// A raw string or bytes value (pb.Data.Raw) must serialise exactly as the
+// same value in a pb.Value, and ToConnect's shortcut for plain string
+// payloads must give what full decoding gives.
+func TestJSONRawValues(t *testing.T) {
+	conv, _ := New("JsonConverter", nil)
+	str := &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_STRING}
+	decimal := &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_BYTES, Name: decimalName, Parameters: map[string]string{"scale": "2"}}
+	numeric, _ := New("JsonConverter", map[string]string{"decimal.format": "NUMERIC"})
+	for _, c := range []struct {
+		conv   Converter
+		schema *pb.Schema
+		raw    []byte
+		value  *pb.Value
+	}{
+		{conv, str, []byte("plain"), &pb.Value{Kind: &pb.Value_StringValue{StringValue: "plain"}}},
+		{conv, str, []byte("tab\t \"q\" é \U0001F600 \xff"), &pb.Value{Kind: &pb.Value_StringValue{StringValue: "tab\t \"q\" é \U0001F600 \xff"}}},
+		{conv, str, []byte{}, &pb.Value{Kind: &pb.Value_StringValue{}}},
+		{conv, optionalBytes, []byte{0, 1}, &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte{0, 1}}}},
+		{numeric, decimal, []byte{0x30, 0x39}, &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte{0x30, 0x39}}}},
+	} {
+		got, err := c.conv.FromConnect("t", c.schema, &pb.Data{Raw: c.raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.conv.FromConnect("t", c.schema, &pb.Data{Value: c.value})
+		if string(got) != string(want) {
+			t.Errorf("raw %q: %s, want %s", c.raw, got, want)
+		}
+		s, d, err := c.conv.ToConnect("t", got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _ := c.conv.FromConnect("t", s, d)
+		if string(back) != string(want) {
+			t.Errorf("raw %q back: %s, want %s", c.raw, back, want)
+		}
 	}
 }

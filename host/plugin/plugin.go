@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 	"github.com/ferry-connect/ferry/sdk/go/handshake"
 )
 
@@ -186,7 +187,8 @@ func (l *Launcher) Launch(bin, owner string, log hclog.Logger, startTimeout time
 		SyncStderr:       os.Stderr,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(handshake.MaxMessageBytes),
-			grpc.MaxCallSendMsgSize(handshake.MaxMessageBytes))},
+			grpc.MaxCallSendMsgSize(handshake.MaxMessageBytes),
+			codec.CallOption())},
 	})
 	rpc, err := client.Client()
 	if err != nil {

@@ -150,9 +150,9 @@ func (s *Sink) pluginErr(err error) error {
 // pollBatch reads up to MaxBatch records (waiting briefly for the first)
 // and puts them.
 func (s *Sink) pollBatch() error {
-	var batch []*pb.SinkRecord
+	batch := sinkBatch{refs: map[*pb.Schema]uint32{}}
 	timeout := 100 * time.Millisecond
-	for len(batch) < s.MaxBatch {
+	for len(batch.put.Records) < s.MaxBatch {
 		m, err := s.Consumer.Poll(timeout)
 		if err != nil {
 			return err
@@ -161,17 +161,39 @@ func (s *Sink) pollBatch() error {
 			break
 		}
 		timeout = 0
-		r, err := s.convert(m)
+		r, err := s.convert(m, &batch)
 		if err != nil {
 			return err
 		}
-		batch = append(batch, r)
+		batch.put.Records = append(batch.put.Records, r)
 		s.consumed[kafka.TopicPartition{Topic: m.Topic, Partition: m.Partition}] = m.Offset + 1
 	}
-	if len(batch) == 0 {
+	if len(batch.put.Records) == 0 {
 		return nil
 	}
-	return s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &pb.SinkPut{Records: batch}}})
+	return s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &batch.put}})
+}
+
+// sinkBatch is one put being built: its records and the schema table they
+// refer to (converters hand out shared schemas, so each is listed once).
+type sinkBatch struct {
+	put  pb.SinkPut
+	refs map[*pb.Schema]uint32
+}
+
+// data makes d refer to schema s in the batch's table.
+func (b *sinkBatch) data(s *pb.Schema, d *pb.Data) *pb.Data {
+	if s == nil {
+		return d
+	}
+	ref, ok := b.refs[s]
+	if !ok {
+		b.put.Schemas = append(b.put.Schemas, s)
+		ref = uint32(len(b.put.Schemas))
+		b.refs[s] = ref
+	}
+	d.Schema = ref
+	return d
 }
 
 // send queues m for the sender; it fails once a send has failed, or after
@@ -199,18 +221,19 @@ func (s *Sink) streamErr(sendErr error) error {
 	}
 }
 
-func (s *Sink) convert(m *kafka.Message) (*pb.SinkRecord, error) {
+func (s *Sink) convert(m *kafka.Message, batch *sinkBatch) (*pb.SinkRecord, error) {
 	// where names the record in errors; it is built only when one occurs.
 	where := func() string { return fmt.Sprintf("%s-%d@%d", m.Topic, m.Partition, m.Offset) }
-	key, err := s.Key.ToConnect(m.Topic, m.Key)
+	ks, key, err := s.Key.ToConnect(m.Topic, m.Key)
 	if err != nil {
 		return nil, fmt.Errorf("convert key of record %s: %w", where(), err)
 	}
-	value, err := s.Value.ToConnect(m.Topic, m.Value)
+	vs, value, err := s.Value.ToConnect(m.Topic, m.Value)
 	if err != nil {
 		return nil, fmt.Errorf("convert value of record %s: %w", where(), err)
 	}
-	r := &pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset, Key: key, Value: value, TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+	r := &pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset,
+		Key: batch.data(ks, key), Value: batch.data(vs, value), TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
 	if m.LogAppendTime {
 		r.TimestampType = pb.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
 	}
@@ -218,11 +241,11 @@ func (s *Sink) convert(m *kafka.Message) (*pb.SinkRecord, error) {
 		r.TimestampMs = m.Timestamp.UnixMilli()
 	}
 	for _, h := range m.Headers {
-		hv, err := s.Header.ToConnect(m.Topic, h.Value)
+		hs, hv, err := s.Header.ToConnect(m.Topic, h.Value)
 		if err != nil {
 			return nil, fmt.Errorf("convert header %s of record %s: %w", h.Key, where(), err)
 		}
-		r.Headers = append(r.Headers, &pb.Header{Key: h.Key, Value: hv})
+		r.Headers = append(r.Headers, &pb.Header{Key: h.Key, Value: batch.data(hs, hv)})
 	}
 	return r, nil
 }

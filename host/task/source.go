@@ -104,7 +104,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 
 	// The reader owns Recv; it stops when the stream ends or is cancelled.
-	batches := make(chan []*pb.SourceRecord, 2)
+	batches := make(chan *pb.SourceRunResponse, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
@@ -114,7 +114,7 @@ func (s *Source) Run(ctx context.Context) error {
 				return
 			}
 			select {
-			case batches <- msg.Records:
+			case batches <- msg:
 			case <-streamCtx.Done():
 				readErr <- streamCtx.Err()
 				return
@@ -217,21 +217,21 @@ func (s *Source) partition(ctx context.Context, r *pb.SourceRecord, key []byte) 
 	return int32(s.batches % uint32(n)), nil
 }
 
-func (s *Source) produce(ctx context.Context, batch []*pb.SourceRecord) error {
+func (s *Source) produce(ctx context.Context, batch *pb.SourceRunResponse) error {
 	s.batches++
-	subs := make([]submitted, len(batch)) // one allocation for the batch
-	for i, r := range batch {
-		key, err := s.Key.FromConnect(r.Topic, r.Key)
+	subs := make([]submitted, len(batch.Records)) // one allocation for the batch
+	for i, r := range batch.Records {
+		key, err := convertData(s.Key, r.Topic, batch.Schemas, r.Key)
 		if err != nil {
 			return fmt.Errorf("convert key of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)
 		}
-		value, err := s.Value.FromConnect(r.Topic, r.Value)
+		value, err := convertData(s.Value, r.Topic, batch.Schemas, r.Value)
 		if err != nil {
 			return fmt.Errorf("convert value of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)
 		}
 		var headers []kafka.Header
 		for _, h := range r.Headers {
-			hv, err := s.Header.FromConnect(r.Topic, h.Value)
+			hv, err := convertData(s.Header, r.Topic, batch.Schemas, h.Value)
 			if err != nil {
 				return fmt.Errorf("convert header %s of record for topic %s: %w", h.Key, r.Topic, err)
 			}
@@ -338,4 +338,21 @@ func (s *Source) commit(stream pb.SourceTaskService_RunClient) error {
 		_ = stream.Send(&pb.SourceRunRequest{Msg: &pb.SourceRunRequest_Committed{Committed: &msg}})
 	}
 	return nil
+}
+
+// convertData serialises d, whose schema is in its batch's table.
+func convertData(c convert.Converter, topic string, schemas []*pb.Schema, d *pb.Data) ([]byte, error) {
+	var schema *pb.Schema
+	if ref := d.GetSchema(); ref > 0 {
+		if int(ref) > len(schemas) {
+			return nil, fmt.Errorf("schema %d of a batch with %d", ref, len(schemas))
+		}
+		schema = schemas[ref-1]
+	}
+	if d.GetRaw() != nil {
+		if t := schema.GetType(); t != pb.SchemaType_SCHEMA_TYPE_STRING && t != pb.SchemaType_SCHEMA_TYPE_BYTES {
+			return nil, fmt.Errorf("raw value needs a STRING or BYTES schema")
+		}
+	}
+	return c.FromConnect(topic, schema, d)
 }

@@ -38,10 +38,15 @@ func (m memStore) Put(_ string, offs []offsets.Offset) error {
 	return nil
 }
 
+// batchOf makes a batch of records sharing one string schema.
+func batchOf(records ...*pb.SourceRecord) *pb.SourceRunResponse {
+	return &pb.SourceRunResponse{Records: records, Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}}}
+}
+
 // record makes a record of source partition for Kafka partition kp.
 func record(partition, offset string, kp int32) *pb.SourceRecord {
 	return &pb.SourceRecord{SourcePartition: []byte(partition), SourceOffset: []byte(offset), Topic: "t", KafkaPartition: kp,
-		Value: &pb.Data{Schema: &pb.Schema{Type: pb.SchemaType_SCHEMA_TYPE_STRING}, Value: &pb.Value{Kind: &pb.Value_StringValue{StringValue: "v"}}}}
+		Value: &pb.Data{Schema: 1, Raw: []byte("v")}}
 }
 
 // An offset is committed only once its record and every earlier record of
@@ -54,7 +59,7 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
 		pending: map[string]*partitionQueue{}, sent: map[topicPartition][]*submitted{}, topics: map[string]int32{}}
 	const a, b = `{"f":"a"}`, `{"f":"b"}`
-	batch := []*pb.SourceRecord{record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0)}
+	batch := batchOf(record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0))
 	if err := s.produce(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +86,7 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	}
 
 	// A failed delivery fails the task and its offset is never stored.
-	s.produce(context.Background(), []*pb.SourceRecord{record(a, "4", 0)})
+	s.produce(context.Background(), batchOf(record(a, "4", 0)))
 	failed := prod.sent[4]
 	failed.Err = errors.New("broker down")
 	if err := s.delivered(failed); err == nil {
@@ -93,5 +98,24 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	s.commit(nil)
 	if store[a] != "3" {
 		t.Errorf("failed record's offset stored: %v", store)
+	}
+}
+
+// A value's schema reference must name a schema of its batch, and a raw
+// value needs a STRING or BYTES schema: anything else fails the record with
+// a clear error instead of a panic.
+func TestSourceRejectsBadSchemaReferences(t *testing.T) {
+	conv, _ := convert.New("StringConverter", nil)
+	for name, d := range map[string]*pb.Data{
+		"schema 2 of a batch with 1":               {Schema: 2, Raw: []byte("v")},
+		"raw value needs a STRING or BYTES schema": {Raw: []byte("v")},
+	} {
+		_, err := convertData(conv, "t", batchOf().Schemas, d)
+		if err == nil || err.Error() != name {
+			t.Errorf("%+v: error %v, want %q", d, err, name)
+		}
+	}
+	if b, err := convertData(conv, "t", batchOf().Schemas, &pb.Data{Schema: 1, Raw: []byte("v")}); err != nil || string(b) != "v" {
+		t.Errorf("good record: %q %v", b, err)
 	}
 }

@@ -28,7 +28,12 @@ type options struct {
 	out       string
 	work      string
 	flushMS   int
+	only      map[string]bool // measurement groups to run; empty runs all
 }
+
+// wants says whether the measurement group runs (the ceiling always does:
+// every ratio needs it).
+func (o options) wants(group string) bool { return len(o.only) == 0 || o.only[group] }
 
 func main() {
 	var o options
@@ -39,7 +44,14 @@ func main() {
 	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
 	flag.IntVar(&o.flushMS, "flush-ms", 100, "offset.flush.interval.ms of the measured workers (both Ferry and Kafka Connect); progress is seen at this granularity")
+	only := flag.String("only", "", "comma-separated groups to measure besides the ceiling: source, sink, boundary, file (default all); the report then holds only those")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, g := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(g)] = true
+		}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -87,13 +99,18 @@ func run(o options) error {
 	for _, row := range rep.rows {
 		ceiling[row.name] = row.r
 	}
-	src, err := medianOf(o.runs, func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
-	if err != nil {
-		return fmt.Errorf("source pipeline: %w", err)
+	if o.wants("source") {
+		src, err := medianOf(o.runs, func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
+		if err != nil {
+			return fmt.Errorf("source pipeline: %w", err)
+		}
+		rep.add("Ferry source: BenchSource → ByteArrayConverter → Kafka, 100 B", src)
+		rep.ratio("source pipeline / raw produce (100 B, ByteArray)", src, ceiling["librdkafka produce, 100 B"], 0.8)
 	}
-	rep.add("Ferry source: BenchSource → ByteArrayConverter → Kafka, 100 B", src)
-	rep.ratio("source pipeline / raw produce (100 B, ByteArray)", src, ceiling["librdkafka produce, 100 B"], 0.8)
 	for _, toFile := range []bool{false, true} {
+		if !o.wants("sink") {
+			break
+		}
 		name := "Ferry sink: Kafka → ByteArrayConverter → BenchSink (discard), 100 B"
 		if toFile {
 			name = "Ferry sink: Kafka → ByteArrayConverter → FileStreamSink, 100 B"
@@ -113,12 +130,17 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	b, err := medianOf(o.runs, func(int) (result, error) { return boundary(o, input) })
-	if err != nil {
-		return fmt.Errorf("plugin boundary: %w", err)
+	if o.wants("boundary") {
+		b, err := medianOf(o.runs, func(int) (result, error) { return boundary(o, input) })
+		if err != nil {
+			return fmt.Errorf("plugin boundary: %w", err)
+		}
+		rep.add("plugin boundary: file source → host, batch 2000", b)
 	}
-	rep.add("plugin boundary: file source → host, batch 2000", b)
 	for _, conv := range converters {
+		if !o.wants("file") {
+			break
+		}
 		f, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, ferryRunner, conv, input, 100, i) })
 		if err != nil {
 			return fmt.Errorf("ferry file→file %s: %w", conv.name, err)
@@ -182,6 +204,7 @@ func ceilingProduce(o options, size, run int) (result, error) {
 		return result{}, err
 	}
 	value := make([]byte, size)
+	cpu := selfCPU()
 	start := time.Now()
 	acked := 0
 	for i := 0; i < o.records; {
@@ -207,12 +230,13 @@ func ceilingProduce(o options, size, run int) (result, error) {
 		acked++
 	}
 	elapsed := time.Since(start)
+	used := selfCPU() - cpu
 	go func() {
 		for range p.Deliveries() {
 		}
 	}()
 	p.Close(5 * time.Second)
-	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed}, nil
+	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed, Usage: usage{CPU: used}}, nil
 }
 
 // ceilingConsume reads back the topic ceilingProduce wrote, with Ferry's
@@ -227,6 +251,7 @@ func ceilingConsume(o options, size, run int) (result, error) {
 		return result{}, err
 	}
 	var start time.Time
+	var cpu float64
 	n := 0
 	deadline := time.Now().Add(5 * time.Minute)
 	for n < o.records {
@@ -241,11 +266,11 @@ func ceilingConsume(o options, size, run int) (result, error) {
 			continue
 		}
 		if n == 0 {
-			start = time.Now()
+			start, cpu = time.Now(), selfCPU()
 		}
 		n++
 	}
-	return result{Records: n, Bytes: int64(n * size), Elapsed: time.Since(start)}, nil
+	return result{Records: n, Bytes: int64(n * size), Elapsed: time.Since(start), Usage: usage{CPU: selfCPU() - cpu}}, nil
 }
 
 // writeInput writes o.records lines of size bytes (newline included).

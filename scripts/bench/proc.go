@@ -2,6 +2,7 @@ package main
 
 import (
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ferry-connect/ferry/internal/proctree"
@@ -77,4 +78,14 @@ func (s *sampler) finish() usage {
 		u.CPU += c
 	}
 	return u
+}
+
+// selfCPU is this process's CPU seconds so far (user plus system, all
+// threads: Go's and librdkafka's).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -58,9 +58,11 @@ func (r *report) markdown() string {
 		if res.Bytes > 0 {
 			mbs = fmt.Sprintf("%.1f", float64(res.Bytes)/res.Elapsed.Seconds()/1e6)
 		}
+		if res.Usage.CPU > 0 {
+			cpu = fmt.Sprintf("%.2f", res.Usage.CPU)
+		}
 		if res.Wall > 0 {
 			wall = fmt.Sprintf("%.2f", res.Wall.Seconds())
-			cpu = fmt.Sprintf("%.2f", res.Usage.CPU)
 			rss = fmt.Sprintf("%.0f", float64(res.Usage.PeakRSS)/(1<<20))
 		}
 		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s |\n", row.name, res.rate(), mbs, wall, cpu, rss)
@@ -87,7 +89,7 @@ How to read it:
   Kafka Connect: its JVM, default heap settings), sampled every 50 ms from /proc. The broker is not
   included.
 - The ceiling rows use Ferry's own producer and consumer settings (host/kafka) with no plugin and no
-  conversion.
+  conversion; their *CPU s* is the harness process's own (Go and librdkafka threads) over the run.
 `)
 	return b.String()
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 func TestWireRoundTrip(t *testing.T) {
@@ -28,16 +30,7 @@ func TestWireRoundTrip(t *testing.T) {
 		Set("pos", NewStruct(point).Set("x", 1.5).Set("y", float32(2.5))).
 		Set("name", nil)
 
-	enc := newSchemaCodec()
-	d, err := enc.data(row, value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := newSchemaCodec()
-	s, v, err := dec.fromData(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v := wireRoundTrip(t, row, value)
 	got := v.(*StructValue)
 	if s.Name != "Row" || s.Version != 2 || s.Fields[6].Schema.Default != "anon" {
 		t.Errorf("schema = %+v", s)
@@ -51,8 +44,67 @@ func TestWireRoundTrip(t *testing.T) {
 	if pos.Get("x") != 1.5 || pos.Get("y") != float32(2.5) {
 		t.Errorf("pos = %+v", pos.Values)
 	}
-	if _, err := enc.valueToProto(nil, struct{}{}); err == nil {
+	if _, err := newSchemaCodec().valueToProto(nil, struct{}{}); err == nil {
 		t.Error("unsupported Go type accepted")
+	}
+}
+
+// wireRoundTrip sends one value through a batch's schema table and the
+// protobuf encoding, as between a source and a sink.
+func wireRoundTrip(t *testing.T, s *Schema, v any) (*Schema, any) {
+	t.Helper()
+	batch, err := toProtoBatch(newSchemaCodec(), []SourceRecord{{Topic: "t", ValueSchema: s, Value: v, Key: "k", KeySchema: StringSchema}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := batch.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got pb.SourceRunResponse
+	if err := got.UnmarshalVTUnsafe(b); err != nil {
+		t.Fatal(err)
+	}
+	dec := newSchemaCodec()
+	schemas, err := dec.fromTable(got.Schemas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks, k, err := dec.fromData(schemas, got.Records[0].Key); err != nil || ks != schemas[0] || k != "k" {
+		t.Fatalf("key = %v %v %v", ks, k, err)
+	}
+	gs, gv, err := dec.fromData(schemas, got.Records[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs, gv
+}
+
+// Strings and bytes take the raw path when their schema says which; nulls,
+// empty values and schemaless values must survive it.
+func TestWireRawValues(t *testing.T) {
+	for _, c := range []struct {
+		schema *Schema
+		value  any
+		want   any
+	}{
+		{StringSchema, "text", "text"},
+		{StringSchema, "", ""},
+		{OptionalStringSchema, nil, nil},
+		{BytesSchema, []byte{0, 1}, []byte{0, 1}},
+		{BytesSchema, []byte{}, []byte{}},
+		{nil, "schemaless", "schemaless"},
+		{nil, []byte("b"), []byte("b")},
+		{nil, nil, nil},
+		{Int64Schema, int64(5), int64(5)},
+	} {
+		s, v := wireRoundTrip(t, c.schema, c.value)
+		if (s == nil) != (c.schema == nil) || (s != nil && s.Type != c.schema.Type) {
+			t.Errorf("%#v: schema = %+v", c.value, s)
+		}
+		if !reflect.DeepEqual(v, c.want) {
+			t.Errorf("%#v: value = %#v", c.value, v)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 	"github.com/ferry-connect/ferry/sdk/go/handshake"
 )
 
@@ -51,7 +52,8 @@ func Serve(p Plugin) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts,
 				grpc.MaxRecvMsgSize(handshake.MaxMessageBytes),
-				grpc.MaxSendMsgSize(handshake.MaxMessageBytes))...)
+				grpc.MaxSendMsgSize(handshake.MaxMessageBytes),
+				codec.ServerOption())...)
 		},
 		Logger: log,
 	})

@@ -59,10 +59,14 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 		}
 		switch m := msg.Msg.(type) {
 		case *pb.SinkRunRequest_Put:
+			schemas, err := codec.fromTable(m.Put.Schemas)
+			if err != nil {
+				return status.Errorf(codes.InvalidArgument, "task %d: schemas of a put: %v", open.TaskId, err)
+			}
 			// A fresh slice per put: the task may keep the records.
 			records := make([]SinkRecord, 0, len(m.Put.Records))
 			for _, pr := range m.Put.Records {
-				r, err := fromProtoSinkRecord(codec, pr)
+				r, err := fromProtoSinkRecord(codec, schemas, pr)
 				if err != nil {
 					return status.Errorf(codes.InvalidArgument, "task %d: record %s-%d@%d: %v", open.TaskId, pr.Topic, pr.KafkaPartition, pr.KafkaOffset, err)
 				}
@@ -125,20 +129,20 @@ func fromProtoPartitions(ps []*pb.TopicPartitionOffset) []TopicPartition {
 	return out
 }
 
-func fromProtoSinkRecord(codec *schemaCodec, pr *pb.SinkRecord) (SinkRecord, error) {
+func fromProtoSinkRecord(codec *schemaCodec, schemas []*Schema, pr *pb.SinkRecord) (SinkRecord, error) {
 	r := SinkRecord{Topic: pr.Topic, Partition: pr.KafkaPartition, Offset: pr.KafkaOffset}
 	if pr.TimestampMs != 0 {
 		r.Timestamp = time.UnixMilli(pr.TimestampMs).UTC()
 	}
 	var err error
-	if r.KeySchema, r.Key, err = codec.fromData(pr.Key); err != nil {
+	if r.KeySchema, r.Key, err = codec.fromData(schemas, pr.Key); err != nil {
 		return r, fmt.Errorf("key: %w", err)
 	}
-	if r.ValueSchema, r.Value, err = codec.fromData(pr.Value); err != nil {
+	if r.ValueSchema, r.Value, err = codec.fromData(schemas, pr.Value); err != nil {
 		return r, fmt.Errorf("value: %w", err)
 	}
 	for _, h := range pr.Headers {
-		hs, hv, err := codec.fromData(h.Value)
+		hs, hv, err := codec.fromData(schemas, h.Value)
 		if err != nil {
 			return r, fmt.Errorf("header %q: %w", h.Key, err)
 		}

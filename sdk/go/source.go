@@ -81,11 +81,11 @@ func (s *sourceServer) Run(stream pb.SourceTaskService_RunServer) error {
 			if maxBatch > 0 && n > maxBatch {
 				n = maxBatch
 			}
-			batch, err := toProtoRecords(codec, records[:n])
+			batch, err := toProtoBatch(codec, records[:n])
 			if err != nil {
 				return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
 			}
-			if err := stream.Send(&pb.SourceRunResponse{Records: batch}); err != nil {
+			if err := stream.Send(batch); err != nil {
 				return err
 			}
 			records = records[n:]
@@ -127,8 +127,11 @@ func receiveCommits(ctx context.Context, stream pb.SourceTaskService_RunServer, 
 	}
 }
 
-func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRecord, error) {
+// toProtoBatch converts a batch of records, with the schema table its
+// values refer to.
+func toProtoBatch(codec *schemaCodec, records []SourceRecord) (*pb.SourceRunResponse, error) {
 	out := make([]*pb.SourceRecord, len(records))
+	table := codec.newTable()
 	// Sources usually share one partition map across records: encode it
 	// once per batch.
 	var lastPartition uintptr
@@ -154,14 +157,14 @@ func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRec
 		if !r.Timestamp.IsZero() {
 			pr.TimestampMs = r.Timestamp.UnixMilli()
 		}
-		if pr.Key, err = codec.data(r.KeySchema, r.Key); err != nil {
+		if pr.Key, err = table.data(r.KeySchema, r.Key); err != nil {
 			return nil, fmt.Errorf("record %d key: %w", i, err)
 		}
-		if pr.Value, err = codec.data(r.ValueSchema, r.Value); err != nil {
+		if pr.Value, err = table.data(r.ValueSchema, r.Value); err != nil {
 			return nil, fmt.Errorf("record %d value: %w", i, err)
 		}
 		for _, h := range r.Headers {
-			hd, err := codec.data(h.Schema, h.Value)
+			hd, err := table.data(h.Schema, h.Value)
 			if err != nil {
 				return nil, fmt.Errorf("record %d header %q: %w", i, h.Key, err)
 			}
@@ -169,34 +172,5 @@ func toProtoRecords(codec *schemaCodec, records []SourceRecord) ([]*pb.SourceRec
 		}
 		out[i] = pr
 	}
-	return out, nil
-}
-
-// data converts a schema and value; both nil is a null without schema.
-func (c *schemaCodec) data(s *Schema, v any) (*pb.Data, error) {
-	if s == nil && v == nil {
-		return nil, nil
-	}
-	ps, err := c.toProto(s)
-	if err != nil {
-		return nil, err
-	}
-	pv, err := c.valueToProto(s, v)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.Data{Schema: ps, Value: pv}, nil
-}
-
-// fromData is the inverse of data.
-func (c *schemaCodec) fromData(d *pb.Data) (*Schema, any, error) {
-	if d == nil {
-		return nil, nil, nil
-	}
-	s, err := c.fromProto(d.Schema)
-	if err != nil {
-		return nil, nil, err
-	}
-	v, err := c.valueFromProto(s, d.Value)
-	return s, v, err
+	return &pb.SourceRunResponse{Records: out, Schemas: table.list}, nil
 }

@@ -3,15 +3,16 @@ package sdk
 import (
 	"fmt"
 	"time"
+	"unsafe"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // schemaCodec converts schemas between Go and the wire. Outgoing
 // conversions are remembered by the Go schema's pointer: a source usually
-// sends the same few schemas millions of times. Incoming schemas are fresh
-// messages every time, so they are converted anew (caching them by pointer
-// would keep every record's schema alive).
+// sends the same few schemas millions of times. Incoming schemas arrive as
+// a fresh table with every batch and are converted once per batch (caching
+// them by pointer would keep every batch's schemas alive).
 type schemaCodec struct {
 	out map[*Schema]*pb.Schema
 }
@@ -303,4 +304,110 @@ func (c *schemaCodec) valueFromProto(s *Schema, p *pb.Value) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown value kind %T", p.Kind)
+}
+
+// schemaTable collects one outgoing batch's schemas: each distinct schema is
+// listed once and values refer to it by position (pb.Data.Schema).
+type schemaTable struct {
+	codec *schemaCodec
+	refs  map[*Schema]uint32
+	list  []*pb.Schema
+}
+
+func (c *schemaCodec) newTable() *schemaTable {
+	return &schemaTable{codec: c, refs: map[*Schema]uint32{}}
+}
+
+// data converts a schema and value; both nil is a null without schema.
+func (t *schemaTable) data(s *Schema, v any) (*pb.Data, error) {
+	if s == nil && v == nil {
+		return nil, nil
+	}
+	d := &pb.Data{}
+	if s != nil {
+		ref, ok := t.refs[s]
+		if !ok {
+			ps, err := t.codec.toProto(s)
+			if err != nil {
+				return nil, err
+			}
+			t.list = append(t.list, ps)
+			ref = uint32(len(t.list))
+			t.refs[s] = ref
+		}
+		d.Schema = ref
+		if raw, ok := rawValue(s, v); ok {
+			d.Raw = raw
+			return d, nil
+		}
+	}
+	pv, err := t.codec.valueToProto(s, v)
+	if err != nil {
+		return nil, err
+	}
+	d.Value = pv
+	return d, nil
+}
+
+// rawValue returns a STRING or BYTES value as pb.Data.Raw carries it
+// (never nil: nil is null there).
+func rawValue(s *Schema, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case string:
+		if s.Type != String {
+			return nil, false
+		}
+		if x == "" {
+			return []byte{}, true
+		}
+		// Marshalling only reads the bytes: no copy is needed.
+		return unsafe.Slice(unsafe.StringData(x), len(x)), true
+	case []byte:
+		if s.Type != Bytes {
+			return nil, false
+		}
+		if x == nil {
+			return []byte{}, true
+		}
+		return x, true
+	}
+	return nil, false
+}
+
+// fromTable converts an incoming batch's schema table.
+func (c *schemaCodec) fromTable(ps []*pb.Schema) ([]*Schema, error) {
+	out := make([]*Schema, len(ps))
+	for i, p := range ps {
+		s, err := c.fromProto(p)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", i+1, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// fromData converts an incoming value; schemas is its batch's table.
+func (c *schemaCodec) fromData(schemas []*Schema, d *pb.Data) (*Schema, any, error) {
+	if d == nil {
+		return nil, nil, nil
+	}
+	var s *Schema
+	if d.Schema > 0 {
+		if int(d.Schema) > len(schemas) {
+			return nil, nil, fmt.Errorf("schema %d of a batch with %d", d.Schema, len(schemas))
+		}
+		s = schemas[d.Schema-1]
+	}
+	if d.Raw != nil {
+		switch {
+		case s != nil && s.Type == String:
+			return s, string(d.Raw), nil
+		case s != nil && s.Type == Bytes:
+			return s, d.Raw, nil
+		}
+		return nil, nil, fmt.Errorf("raw value needs a STRING or BYTES schema")
+	}
+	v, err := c.valueFromProto(s, d.Value)
+	return s, v, err
 }

@@ -703,12 +703,19 @@ func (x *StructValue) GetFields() []*Value {
 	return nil
 }
 
-// Data is a schema with its value. A Data with neither is null without a
-// schema (a tombstone value, or an absent key).
+// Data is a value with its schema. A Data with no schema and no value is
+// null without a schema (a tombstone value, or an absent key).
 type Data struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Schema        *Schema                `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
-	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// schema is the 1-based position of the value's schema in its batch's
+	// schema table; 0 means no schema.
+	Schema uint32 `protobuf:"varint,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	// value is the value, unless raw holds it. Neither set is null.
+	Value *Value `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// raw may hold a STRING (UTF-8) or BYTES value in place of value when the
+	// schema is of that type: the common case without nested messages.
+	// Senders may use either; receivers accept both.
+	Raw           []byte `protobuf:"bytes,3,opt,name=raw,proto3,oneof" json:"raw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -743,16 +750,23 @@ func (*Data) Descriptor() ([]byte, []int) {
 	return file_ferry_plugin_v1_data_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *Data) GetSchema() *Schema {
+func (x *Data) GetSchema() uint32 {
 	if x != nil {
 		return x.Schema
 	}
-	return nil
+	return 0
 }
 
 func (x *Data) GetValue() *Value {
 	if x != nil {
 		return x.Value
+	}
+	return nil
+}
+
+func (x *Data) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
 	}
 	return nil
 }
@@ -1128,10 +1142,12 @@ const file_ferry_plugin_v1_data_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\v2\x16.ferry.plugin.v1.ValueR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ValueR\x05value\"=\n" +
 	"\vStructValue\x12.\n" +
-	"\x06fields\x18\x01 \x03(\v2\x16.ferry.plugin.v1.ValueR\x06fields\"e\n" +
-	"\x04Data\x12/\n" +
-	"\x06schema\x18\x01 \x01(\v2\x17.ferry.plugin.v1.SchemaR\x06schema\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ValueR\x05value\"G\n" +
+	"\x06fields\x18\x01 \x03(\v2\x16.ferry.plugin.v1.ValueR\x06fields\"k\n" +
+	"\x04Data\x12\x16\n" +
+	"\x06schema\x18\x01 \x01(\rR\x06schema\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.ferry.plugin.v1.ValueR\x05value\x12\x15\n" +
+	"\x03raw\x18\x03 \x01(\fH\x00R\x03raw\x88\x01\x01B\x06\n" +
+	"\x04_raw\"G\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12+\n" +
 	"\x05value\x18\x02 \x01(\v2\x15.ferry.plugin.v1.DataR\x05value\"\xc9\x02\n" +
@@ -1226,21 +1242,20 @@ var file_ferry_plugin_v1_data_proto_depIdxs = []int32{
 	4,  // 12: ferry.plugin.v1.MapEntry.key:type_name -> ferry.plugin.v1.Value
 	4,  // 13: ferry.plugin.v1.MapEntry.value:type_name -> ferry.plugin.v1.Value
 	4,  // 14: ferry.plugin.v1.StructValue.fields:type_name -> ferry.plugin.v1.Value
-	2,  // 15: ferry.plugin.v1.Data.schema:type_name -> ferry.plugin.v1.Schema
-	4,  // 16: ferry.plugin.v1.Data.value:type_name -> ferry.plugin.v1.Value
-	9,  // 17: ferry.plugin.v1.Header.value:type_name -> ferry.plugin.v1.Data
-	9,  // 18: ferry.plugin.v1.SourceRecord.key:type_name -> ferry.plugin.v1.Data
-	9,  // 19: ferry.plugin.v1.SourceRecord.value:type_name -> ferry.plugin.v1.Data
-	10, // 20: ferry.plugin.v1.SourceRecord.headers:type_name -> ferry.plugin.v1.Header
-	9,  // 21: ferry.plugin.v1.SinkRecord.key:type_name -> ferry.plugin.v1.Data
-	9,  // 22: ferry.plugin.v1.SinkRecord.value:type_name -> ferry.plugin.v1.Data
-	1,  // 23: ferry.plugin.v1.SinkRecord.timestamp_type:type_name -> ferry.plugin.v1.TimestampType
-	10, // 24: ferry.plugin.v1.SinkRecord.headers:type_name -> ferry.plugin.v1.Header
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	4,  // 15: ferry.plugin.v1.Data.value:type_name -> ferry.plugin.v1.Value
+	9,  // 16: ferry.plugin.v1.Header.value:type_name -> ferry.plugin.v1.Data
+	9,  // 17: ferry.plugin.v1.SourceRecord.key:type_name -> ferry.plugin.v1.Data
+	9,  // 18: ferry.plugin.v1.SourceRecord.value:type_name -> ferry.plugin.v1.Data
+	10, // 19: ferry.plugin.v1.SourceRecord.headers:type_name -> ferry.plugin.v1.Header
+	9,  // 20: ferry.plugin.v1.SinkRecord.key:type_name -> ferry.plugin.v1.Data
+	9,  // 21: ferry.plugin.v1.SinkRecord.value:type_name -> ferry.plugin.v1.Data
+	1,  // 22: ferry.plugin.v1.SinkRecord.timestamp_type:type_name -> ferry.plugin.v1.TimestampType
+	10, // 23: ferry.plugin.v1.SinkRecord.headers:type_name -> ferry.plugin.v1.Header
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_data_proto_init() }
@@ -1258,6 +1273,7 @@ func file_ferry_plugin_v1_data_proto_init() {
 		(*Value_MapValue)(nil),
 		(*Value_StructValue)(nil),
 	}
+	file_ferry_plugin_v1_data_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1385,8 +1385,10 @@ func (x *SourceCommitted) GetOffsets() []*SourceOffset {
 
 // SourceRunResponse is a message from source task to host.
 type SourceRunResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*SourceRecord        `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*SourceRecord        `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// schemas is the batch's schema table (see Data.schema).
+	Schemas       []*Schema `protobuf:"bytes,2,rep,name=schemas,proto3" json:"schemas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1424,6 +1426,13 @@ func (*SourceRunResponse) Descriptor() ([]byte, []int) {
 func (x *SourceRunResponse) GetRecords() []*SourceRecord {
 	if x != nil {
 		return x.Records
+	}
+	return nil
+}
+
+func (x *SourceRunResponse) GetSchemas() []*Schema {
+	if x != nil {
+		return x.Schemas
 	}
 	return nil
 }
@@ -1624,8 +1633,10 @@ func (x *SinkOpen) GetClass() string {
 
 // SinkPut delivers a batch of records.
 type SinkPut struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*SinkRecord          `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*SinkRecord          `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// schemas is the batch's schema table (see Data.schema).
+	Schemas       []*Schema `protobuf:"bytes,2,rep,name=schemas,proto3" json:"schemas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1663,6 +1674,13 @@ func (*SinkPut) Descriptor() ([]byte, []int) {
 func (x *SinkPut) GetRecords() []*SinkRecord {
 	if x != nil {
 		return x.Records
+	}
+	return nil
+}
+
+func (x *SinkPut) GetSchemas() []*Schema {
+	if x != nil {
+		return x.Schemas
 	}
 	return nil
 }
@@ -1974,9 +1992,10 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
 	"\x0fSourceCommitted\x127\n" +
-	"\aoffsets\x18\x01 \x03(\v2\x1d.ferry.plugin.v1.SourceOffsetR\aoffsets\"L\n" +
+	"\aoffsets\x18\x01 \x03(\v2\x1d.ferry.plugin.v1.SourceOffsetR\aoffsets\"\x7f\n" +
 	"\x11SourceRunResponse\x127\n" +
-	"\arecords\x18\x01 \x03(\v2\x1d.ferry.plugin.v1.SourceRecordR\arecords\"\xa0\x02\n" +
+	"\arecords\x18\x01 \x03(\v2\x1d.ferry.plugin.v1.SourceRecordR\arecords\x121\n" +
+	"\aschemas\x18\x02 \x03(\v2\x17.ferry.plugin.v1.SchemaR\aschemas\"\xa0\x02\n" +
 	"\x0eSinkRunRequest\x12/\n" +
 	"\x04open\x18\x01 \x01(\v2\x19.ferry.plugin.v1.SinkOpenH\x00R\x04open\x12,\n" +
 	"\x03put\x18\x02 \x01(\v2\x18.ferry.plugin.v1.SinkPutH\x00R\x03put\x122\n" +
@@ -1990,9 +2009,10 @@ const file_ferry_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05class\x18\x03 \x01(\tR\x05class\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"s\n" +
 	"\aSinkPut\x125\n" +
-	"\arecords\x18\x01 \x03(\v2\x1b.ferry.plugin.v1.SinkRecordR\arecords\"\\\n" +
+	"\arecords\x18\x01 \x03(\v2\x1b.ferry.plugin.v1.SinkRecordR\arecords\x121\n" +
+	"\aschemas\x18\x02 \x03(\v2\x17.ferry.plugin.v1.SchemaR\aschemas\"\\\n" +
 	"\tSinkFlush\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12?\n" +
 	"\aoffsets\x18\x02 \x03(\v2%.ferry.plugin.v1.TopicPartitionOffsetR\aoffsets\"W\n" +
@@ -2098,8 +2118,9 @@ var file_ferry_plugin_v1_plugin_proto_goTypes = []any{
 	nil,                            // 35: ferry.plugin.v1.SourceOpen.ConfigEntry
 	nil,                            // 36: ferry.plugin.v1.SinkOpen.ConfigEntry
 	(*SourceRecord)(nil),           // 37: ferry.plugin.v1.SourceRecord
-	(*SinkRecord)(nil),             // 38: ferry.plugin.v1.SinkRecord
-	(*TopicPartitionOffset)(nil),   // 39: ferry.plugin.v1.TopicPartitionOffset
+	(*Schema)(nil),                 // 38: ferry.plugin.v1.Schema
+	(*SinkRecord)(nil),             // 39: ferry.plugin.v1.SinkRecord
+	(*TopicPartitionOffset)(nil),   // 40: ferry.plugin.v1.TopicPartitionOffset
 }
 var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	5,  // 0: ferry.plugin.v1.SpecResponse.classes:type_name -> ferry.plugin.v1.ClassSpec
@@ -2119,38 +2140,40 @@ var file_ferry_plugin_v1_plugin_proto_depIdxs = []int32{
 	21, // 14: ferry.plugin.v1.SourceOpen.offsets:type_name -> ferry.plugin.v1.SourceOffset
 	21, // 15: ferry.plugin.v1.SourceCommitted.offsets:type_name -> ferry.plugin.v1.SourceOffset
 	37, // 16: ferry.plugin.v1.SourceRunResponse.records:type_name -> ferry.plugin.v1.SourceRecord
-	26, // 17: ferry.plugin.v1.SinkRunRequest.open:type_name -> ferry.plugin.v1.SinkOpen
-	27, // 18: ferry.plugin.v1.SinkRunRequest.put:type_name -> ferry.plugin.v1.SinkPut
-	28, // 19: ferry.plugin.v1.SinkRunRequest.flush:type_name -> ferry.plugin.v1.SinkFlush
-	29, // 20: ferry.plugin.v1.SinkRunRequest.assign:type_name -> ferry.plugin.v1.SinkPartitions
-	29, // 21: ferry.plugin.v1.SinkRunRequest.revoke:type_name -> ferry.plugin.v1.SinkPartitions
-	36, // 22: ferry.plugin.v1.SinkOpen.config:type_name -> ferry.plugin.v1.SinkOpen.ConfigEntry
-	38, // 23: ferry.plugin.v1.SinkPut.records:type_name -> ferry.plugin.v1.SinkRecord
-	39, // 24: ferry.plugin.v1.SinkFlush.offsets:type_name -> ferry.plugin.v1.TopicPartitionOffset
-	39, // 25: ferry.plugin.v1.SinkPartitions.partitions:type_name -> ferry.plugin.v1.TopicPartitionOffset
-	31, // 26: ferry.plugin.v1.SinkRunResponse.flushed:type_name -> ferry.plugin.v1.SinkFlushed
-	39, // 27: ferry.plugin.v1.SinkFlushed.offsets:type_name -> ferry.plugin.v1.TopicPartitionOffset
-	3,  // 28: ferry.plugin.v1.PluginService.Spec:input_type -> ferry.plugin.v1.SpecRequest
-	8,  // 29: ferry.plugin.v1.ConnectorService.Validate:input_type -> ferry.plugin.v1.ValidateRequest
-	10, // 30: ferry.plugin.v1.ConnectorService.Start:input_type -> ferry.plugin.v1.StartRequest
-	12, // 31: ferry.plugin.v1.ConnectorService.TaskConfigs:input_type -> ferry.plugin.v1.TaskConfigsRequest
-	15, // 32: ferry.plugin.v1.ConnectorService.Events:input_type -> ferry.plugin.v1.EventsRequest
-	18, // 33: ferry.plugin.v1.ConnectorService.Stop:input_type -> ferry.plugin.v1.StopRequest
-	20, // 34: ferry.plugin.v1.SourceTaskService.Run:input_type -> ferry.plugin.v1.SourceRunRequest
-	25, // 35: ferry.plugin.v1.SinkTaskService.Run:input_type -> ferry.plugin.v1.SinkRunRequest
-	4,  // 36: ferry.plugin.v1.PluginService.Spec:output_type -> ferry.plugin.v1.SpecResponse
-	9,  // 37: ferry.plugin.v1.ConnectorService.Validate:output_type -> ferry.plugin.v1.ValidateResponse
-	11, // 38: ferry.plugin.v1.ConnectorService.Start:output_type -> ferry.plugin.v1.StartResponse
-	14, // 39: ferry.plugin.v1.ConnectorService.TaskConfigs:output_type -> ferry.plugin.v1.TaskConfigsResponse
-	16, // 40: ferry.plugin.v1.ConnectorService.Events:output_type -> ferry.plugin.v1.ConnectorEvent
-	19, // 41: ferry.plugin.v1.ConnectorService.Stop:output_type -> ferry.plugin.v1.StopResponse
-	24, // 42: ferry.plugin.v1.SourceTaskService.Run:output_type -> ferry.plugin.v1.SourceRunResponse
-	30, // 43: ferry.plugin.v1.SinkTaskService.Run:output_type -> ferry.plugin.v1.SinkRunResponse
-	36, // [36:44] is the sub-list for method output_type
-	28, // [28:36] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	38, // 17: ferry.plugin.v1.SourceRunResponse.schemas:type_name -> ferry.plugin.v1.Schema
+	26, // 18: ferry.plugin.v1.SinkRunRequest.open:type_name -> ferry.plugin.v1.SinkOpen
+	27, // 19: ferry.plugin.v1.SinkRunRequest.put:type_name -> ferry.plugin.v1.SinkPut
+	28, // 20: ferry.plugin.v1.SinkRunRequest.flush:type_name -> ferry.plugin.v1.SinkFlush
+	29, // 21: ferry.plugin.v1.SinkRunRequest.assign:type_name -> ferry.plugin.v1.SinkPartitions
+	29, // 22: ferry.plugin.v1.SinkRunRequest.revoke:type_name -> ferry.plugin.v1.SinkPartitions
+	36, // 23: ferry.plugin.v1.SinkOpen.config:type_name -> ferry.plugin.v1.SinkOpen.ConfigEntry
+	39, // 24: ferry.plugin.v1.SinkPut.records:type_name -> ferry.plugin.v1.SinkRecord
+	38, // 25: ferry.plugin.v1.SinkPut.schemas:type_name -> ferry.plugin.v1.Schema
+	40, // 26: ferry.plugin.v1.SinkFlush.offsets:type_name -> ferry.plugin.v1.TopicPartitionOffset
+	40, // 27: ferry.plugin.v1.SinkPartitions.partitions:type_name -> ferry.plugin.v1.TopicPartitionOffset
+	31, // 28: ferry.plugin.v1.SinkRunResponse.flushed:type_name -> ferry.plugin.v1.SinkFlushed
+	40, // 29: ferry.plugin.v1.SinkFlushed.offsets:type_name -> ferry.plugin.v1.TopicPartitionOffset
+	3,  // 30: ferry.plugin.v1.PluginService.Spec:input_type -> ferry.plugin.v1.SpecRequest
+	8,  // 31: ferry.plugin.v1.ConnectorService.Validate:input_type -> ferry.plugin.v1.ValidateRequest
+	10, // 32: ferry.plugin.v1.ConnectorService.Start:input_type -> ferry.plugin.v1.StartRequest
+	12, // 33: ferry.plugin.v1.ConnectorService.TaskConfigs:input_type -> ferry.plugin.v1.TaskConfigsRequest
+	15, // 34: ferry.plugin.v1.ConnectorService.Events:input_type -> ferry.plugin.v1.EventsRequest
+	18, // 35: ferry.plugin.v1.ConnectorService.Stop:input_type -> ferry.plugin.v1.StopRequest
+	20, // 36: ferry.plugin.v1.SourceTaskService.Run:input_type -> ferry.plugin.v1.SourceRunRequest
+	25, // 37: ferry.plugin.v1.SinkTaskService.Run:input_type -> ferry.plugin.v1.SinkRunRequest
+	4,  // 38: ferry.plugin.v1.PluginService.Spec:output_type -> ferry.plugin.v1.SpecResponse
+	9,  // 39: ferry.plugin.v1.ConnectorService.Validate:output_type -> ferry.plugin.v1.ValidateResponse
+	11, // 40: ferry.plugin.v1.ConnectorService.Start:output_type -> ferry.plugin.v1.StartResponse
+	14, // 41: ferry.plugin.v1.ConnectorService.TaskConfigs:output_type -> ferry.plugin.v1.TaskConfigsResponse
+	16, // 42: ferry.plugin.v1.ConnectorService.Events:output_type -> ferry.plugin.v1.ConnectorEvent
+	19, // 43: ferry.plugin.v1.ConnectorService.Stop:output_type -> ferry.plugin.v1.StopResponse
+	24, // 44: ferry.plugin.v1.SourceTaskService.Run:output_type -> ferry.plugin.v1.SourceRunResponse
+	30, // 45: ferry.plugin.v1.SinkTaskService.Run:output_type -> ferry.plugin.v1.SinkRunResponse
+	38, // [38:46] is the sub-list for method output_type
+	30, // [30:38] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_ferry_plugin_v1_plugin_proto_init() }
