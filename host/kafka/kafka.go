@@ -72,9 +72,12 @@ type Delivery struct {
 // completion.
 type Producer struct {
 	p          *ck.Producer
-	deliveries chan Delivery
+	deliveries chan []Delivery
 	done       chan struct{}
 }
+
+// maxDeliveryBatch bounds the reports handed over at once.
+const maxDeliveryBatch = 4096
 
 // NewProducer makes a producer. Ferry forces acks=all and idempotence, so
 // retries never reorder or duplicate a partition's records; overrides are
@@ -93,28 +96,50 @@ func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Prod
 	if err != nil {
 		return nil, fmt.Errorf("create producer %s: %w", clientID, err)
 	}
-	pr := &Producer{p: p, deliveries: make(chan Delivery, 4096), done: make(chan struct{})}
+	pr := &Producer{p: p, deliveries: make(chan []Delivery, 16), done: make(chan struct{})}
 	go pr.drain()
 	return pr, nil
 }
 
-// drain turns librdkafka's delivery events into Deliveries; it ends when
-// Close closes the producer's event channel.
+// drain turns librdkafka's delivery events into batches of Deliveries:
+// every report ready at the time, so a busy producer wakes its reader once
+// per batch rather than once per record. It ends when Close closes the
+// producer's event channel.
 func (pr *Producer) drain() {
 	defer close(pr.done)
 	defer close(pr.deliveries)
-	for ev := range pr.p.Events() {
-		m, ok := ev.(*ck.Message)
-		if !ok {
-			continue
+	events := pr.p.Events()
+	for ev := range events {
+		batch := appendDelivery(nil, ev)
+	more:
+		for len(batch) < maxDeliveryBatch {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break more
+				}
+				batch = appendDelivery(batch, ev)
+			default:
+				break more
+			}
 		}
-		pr.deliveries <- Delivery{Topic: *m.TopicPartition.Topic, Partition: m.TopicPartition.Partition, Err: m.TopicPartition.Error}
+		if len(batch) > 0 {
+			pr.deliveries <- batch
+		}
 	}
 }
 
-// Deliveries returns the channel of delivery reports. It is closed by
-// Close.
-func (pr *Producer) Deliveries() <-chan Delivery { return pr.deliveries }
+func appendDelivery(batch []Delivery, ev ck.Event) []Delivery {
+	m, ok := ev.(*ck.Message)
+	if !ok {
+		return batch
+	}
+	return append(batch, Delivery{Topic: *m.TopicPartition.Topic, Partition: m.TopicPartition.Partition, Err: m.TopicPartition.Error})
+}
+
+// Deliveries returns the channel of delivery reports, in batches of those
+// that arrived together. It is closed by Close.
+func (pr *Producer) Deliveries() <-chan []Delivery { return pr.deliveries }
 
 // EnsureTopic creates topic with the broker's default partitions and
 // replication if it does not exist yet. Creating it explicitly, instead of

@@ -27,7 +27,7 @@ type OffsetStore interface {
 // Producer is the Kafka side of a source task.
 type Producer interface {
 	Produce(topic string, partition int32, key, value []byte, headers []kafka.Header, ts time.Time) error
-	Deliveries() <-chan kafka.Delivery
+	Deliveries() <-chan []kafka.Delivery
 	EnsureTopic(ctx context.Context, topic string) error
 	Partitions(topic string) (int32, error)
 }
@@ -136,8 +136,8 @@ func (s *Source) Run(ctx context.Context) error {
 				cancelStream()
 				return s.finish(err)
 			}
-		case d := <-deliveries:
-			if err := s.delivered(d); err != nil {
+		case ds := <-deliveries:
+			if err := s.deliveredAll(ds); err != nil {
 				cancelStream()
 				return s.finish(err)
 			}
@@ -174,8 +174,8 @@ func (s *Source) finish(cause error) error {
 	deadline := time.After(s.FlushTimeout)
 	for s.inFlight > 0 {
 		select {
-		case d := <-s.Producer.Deliveries():
-			if err := s.delivered(d); err != nil && cause == nil {
+		case ds := <-s.Producer.Deliveries():
+			if err := s.deliveredAll(ds); err != nil && cause == nil {
 				cause = err
 			}
 		case <-deadline:
@@ -262,7 +262,7 @@ func (s *Source) produce(ctx context.Context, batch *pb.SourceRunResponse) error
 				break
 			}
 			// Backpressure: wait for a delivery to make room.
-			if derr := s.delivered(<-s.Producer.Deliveries()); derr != nil {
+			if derr := s.deliveredAll(<-s.Producer.Deliveries()); derr != nil {
 				return derr
 			}
 		}
@@ -272,6 +272,17 @@ func (s *Source) produce(ctx context.Context, batch *pb.SourceRunResponse) error
 		tp := topicPartition{r.Topic, part}
 		s.sent[tp] = append(s.sent[tp], sub)
 		s.inFlight++
+	}
+	return nil
+}
+
+// deliveredAll takes a batch of delivery reports; the first failure ends
+// it (the task is failing then).
+func (s *Source) deliveredAll(ds []kafka.Delivery) error {
+	for _, d := range ds {
+		if err := s.delivered(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -17,14 +17,14 @@ import (
 // fakeProducer records where each record went; the test delivers by hand.
 type fakeProducer struct {
 	sent       []kafka.Delivery
-	deliveries chan kafka.Delivery
+	deliveries chan []kafka.Delivery
 }
 
 func (f *fakeProducer) Produce(topic string, partition int32, _, _ []byte, _ []kafka.Header, _ time.Time) error {
 	f.sent = append(f.sent, kafka.Delivery{Topic: topic, Partition: partition})
 	return nil
 }
-func (f *fakeProducer) Deliveries() <-chan kafka.Delivery         { return f.deliveries }
+func (f *fakeProducer) Deliveries() <-chan []kafka.Delivery       { return f.deliveries }
 func (f *fakeProducer) EnsureTopic(context.Context, string) error { return nil }
 func (f *fakeProducer) Partitions(string) (int32, error)          { return 2, nil }
 
@@ -54,7 +54,7 @@ func record(partition, offset string, kp int32) *pb.SourceRecord {
 // Kafka partition, but a source partition's records may span several.
 func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	conv, _ := convert.New("StringConverter", nil)
-	prod := &fakeProducer{deliveries: make(chan kafka.Delivery, 10)}
+	prod := &fakeProducer{deliveries: make(chan []kafka.Delivery, 10)}
 	store := memStore{}
 	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
 		pending: map[string]*partitionQueue{}, sent: map[topicPartition][]*submitted{}, topics: map[string]int32{}}

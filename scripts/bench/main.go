@@ -210,11 +210,11 @@ func ceilingProduce(o options, size, run int) (result, error) {
 	for i := 0; i < o.records; {
 		err := p.Produce(topic, 0, nil, value, nil, time.Time{})
 		if err == kafka.ErrQueueFull {
-			d := <-p.Deliveries()
-			if d.Err != nil {
-				return result{}, d.Err
+			n, err := acks(<-p.Deliveries())
+			if err != nil {
+				return result{}, err
 			}
-			acked++
+			acked += n
 			continue
 		}
 		if err != nil {
@@ -223,11 +223,11 @@ func ceilingProduce(o options, size, run int) (result, error) {
 		i++
 	}
 	for acked < o.records {
-		d := <-p.Deliveries()
-		if d.Err != nil {
-			return result{}, d.Err
+		n, err := acks(<-p.Deliveries())
+		if err != nil {
+			return result{}, err
 		}
-		acked++
+		acked += n
 	}
 	elapsed := time.Since(start)
 	used := selfCPU() - cpu
@@ -237,6 +237,16 @@ func ceilingProduce(o options, size, run int) (result, error) {
 	}()
 	p.Close(5 * time.Second)
 	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed, Usage: usage{CPU: used}}, nil
+}
+
+// acks counts a batch of delivery reports, or returns its first failure.
+func acks(ds []kafka.Delivery) (int, error) {
+	for _, d := range ds {
+		if d.Err != nil {
+			return 0, d.Err
+		}
+	}
+	return len(ds), nil
 }
 
 // ceilingConsume reads back the topic ceilingProduce wrote, with Ferry's

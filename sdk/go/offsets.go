@@ -25,17 +25,23 @@ func (o Offsets) Get(partition map[string]any) map[string]any {
 // bytes. Small flat maps of strings and numbers, which is what offsets
 // usually are, take a fast path: this runs twice per record.
 func encodeJSONMap(m map[string]any) ([]byte, error) {
+	return appendJSONMap(nil, m)
+}
+
+// appendJSONMap appends encodeJSONMap's bytes to buf; a nil map appends
+// nothing.
+func appendJSONMap(buf []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
-		return nil, nil
+		return buf, nil
 	}
-	if b, ok := appendFlatJSON(nil, m); ok {
+	if b, ok := appendFlatJSON(buf, m); ok {
 		return b, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encode %v: %w", m, err)
 	}
-	return b, nil
+	return append(buf, b...), nil
 }
 
 // appendFlatJSON writes m as encoding/json would, if m has at most four

@@ -131,6 +131,9 @@ func receiveCommits(ctx context.Context, stream pb.SourceTaskService_RunServer, 
 // values refer to.
 func toProtoBatch(codec *schemaCodec, records []SourceRecord) (*pb.SourceRunResponse, error) {
 	out := make([]*pb.SourceRecord, len(records))
+	// One allocation each for the batch's records and its offsets' bytes.
+	slab := make([]pb.SourceRecord, len(records))
+	offsets := make([]byte, 0, 32*len(records))
 	table := codec.newTable()
 	// Sources usually share one partition map across records: encode it
 	// once per batch.
@@ -138,7 +141,8 @@ func toProtoBatch(codec *schemaCodec, records []SourceRecord) (*pb.SourceRunResp
 	var lastEncoded []byte
 	for i := range records {
 		r := &records[i]
-		pr := &pb.SourceRecord{Topic: r.Topic, KafkaPartition: -1}
+		pr := &slab[i]
+		pr.Topic, pr.KafkaPartition = r.Topic, -1
 		var err error
 		if p := reflect.ValueOf(r.Partition).Pointer(); p != 0 && p == lastPartition {
 			pr.SourcePartition = lastEncoded
@@ -148,8 +152,12 @@ func toProtoBatch(codec *schemaCodec, records []SourceRecord) (*pb.SourceRunResp
 			}
 			lastPartition, lastEncoded = p, pr.SourcePartition
 		}
-		if pr.SourceOffset, err = encodeJSONMap(r.Offset); err != nil {
+		start := len(offsets)
+		if offsets, err = appendJSONMap(offsets, r.Offset); err != nil {
 			return nil, fmt.Errorf("record %d offset: %w", i, err)
+		}
+		if r.Offset != nil {
+			pr.SourceOffset = offsets[start:len(offsets):len(offsets)]
 		}
 		if r.KafkaPartition != nil {
 			pr.KafkaPartition = *r.KafkaPartition

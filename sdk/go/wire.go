@@ -312,6 +312,7 @@ type schemaTable struct {
 	codec *schemaCodec
 	refs  map[*Schema]uint32
 	list  []*pb.Schema
+	slab  []pb.Data // carved up by data: one allocation for many values
 }
 
 func (c *schemaCodec) newTable() *schemaTable {
@@ -323,7 +324,11 @@ func (t *schemaTable) data(s *Schema, v any) (*pb.Data, error) {
 	if s == nil && v == nil {
 		return nil, nil
 	}
-	d := &pb.Data{}
+	if len(t.slab) == 0 {
+		t.slab = make([]pb.Data, 512)
+	}
+	d := &t.slab[0]
+	t.slab = t.slab[1:]
 	if s != nil {
 		ref, ok := t.refs[s]
 		if !ok {
