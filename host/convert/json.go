@@ -29,9 +29,11 @@ type jsonConverter struct {
 	// their schemas (pb.Data.Schema), so one entry catches nearly all.
 	lastSchema *pb.Schema
 	lastJSON   []byte
-	// The last schema parsed by ToConnect, and the JSON it came from.
+	// The last schema parsed by ToConnect, the JSON it came from, and the
+	// envelope's bytes up to the payload with that schema.
 	inJSON   []byte
 	inSchema *pb.Schema
+	inPrefix []byte
 }
 
 func newJSON(cfg map[string]string) (*jsonConverter, error) {
@@ -472,6 +474,17 @@ func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, err
 		}
 		return nil, &pb.Data{Value: v}, nil
 	}
+	// What JsonConverter writes for a string record with the last schema
+	// seen needs no parsing: {"schema":<that schema>,"payload":"<text>"}.
+	if c.inSchema.GetType() == pb.SchemaType_SCHEMA_TYPE_STRING {
+		if rest, ok := bytes.CutPrefix(b, c.inPrefix); ok {
+			if payload, ok := bytes.CutSuffix(rest, []byte("}")); ok {
+				if raw, ok := plainString(payload); ok {
+					return c.inSchema, &pb.Data{Raw: raw}, nil
+				}
+			}
+		}
+	}
 	var env map[string]json.RawMessage
 	if err := decodeJSON(b, &env); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -503,6 +516,7 @@ func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, err
 			return nil, nil, err
 		}
 		c.inJSON, c.inSchema = schema, s
+		c.inPrefix = append(append([]byte(`{"schema":`), schema...), `,"payload":`...)
 	}
 	if raw, ok := plainString(payload); ok && s.Type == pb.SchemaType_SCHEMA_TYPE_STRING {
 		return s, &pb.Data{Raw: raw}, nil
@@ -537,14 +551,20 @@ func inferJSON(b []byte) (*pb.Value, error) {
 	return inferValue(doc)
 }
 
-// plainString returns the contents of a JSON string with no escapes and
-// valid UTF-8: the bytes decoding would give, without decoding.
+// plainString returns the contents of a valid JSON string with no escapes
+// (no quote, backslash or control character inside) and valid UTF-8: the
+// bytes decoding would give, without decoding.
 func plainString(b []byte) ([]byte, bool) {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return nil, false
 	}
 	in := b[1 : len(b)-1]
-	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	if !utf8.Valid(in) {
 		return nil, false
 	}
 	return in, true

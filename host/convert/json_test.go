@@ -157,3 +157,37 @@ func TestJSONRawValues(t *testing.T) {
 		}
 	}
 }
+
+// Once a string schema is cached, records in JsonConverter's exact shape
+// skip parsing; anything that is not valid JSON must still be refused.
+func TestJSONStringShortcut(t *testing.T) {
+	conv, _ := New("JsonConverter", nil)
+	const prefix = `{"schema":{"type":"string","optional":false},"payload":`
+	for _, c := range []struct {
+		payload string
+		want    string // "" = an error
+	}{
+		{`"first"`, "first"}, // parsed in full; primes the cache
+		{`"second"`, "second"},
+		{`"caf` + "\u00e9" + `"`, "caf\u00e9"},
+		{`"esc\"aped"`, `esc"aped`},
+		{`"a` + "\x01" + `b"`, ""},
+		{`"a"b"`, ""},
+		{`"` + "\xff" + `"`, "\ufffd"},
+	} {
+		s, d, err := conv.ToConnect("t", []byte(prefix+c.payload+"}"))
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%s: accepted", c.payload)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.payload, err)
+			continue
+		}
+		if got := valueOf(s, d).GetStringValue(); got != c.want {
+			t.Errorf("%s: %q, want %q", c.payload, got, c.want)
+		}
+	}
+}

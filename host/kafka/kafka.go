@@ -84,12 +84,17 @@ const maxDeliveryBatch = 4096
 // the worker's producer.* settings.
 func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Producer, error) {
 	cfg := configMap(map[string]string{
-		"bootstrap.servers":   bootstrap,
-		"client.id":           clientID,
-		"linger.ms":           "5",
-		"enable.metrics.push": "false",
+		"bootstrap.servers":            bootstrap,
+		"client.id":                    clientID,
+		"linger.ms":                    "5",
+		"queue.buffering.max.messages": "20000",
+		"enable.metrics.push":          "false",
 	}, overrides)
-	for k, v := range map[string]any{"acks": "all", "enable.idempotence": true, "go.delivery.reports": true, "go.delivery.report.fields": "none"} {
+	for k, v := range map[string]any{"acks": "all", "enable.idempotence": true, "go.delivery.reports": true, "go.delivery.report.fields": "none",
+		// The Go client allocates these channels up front (1M entries
+		// each by default: 24 MiB). drain reads events as they come, and
+		// the produce channel is not used.
+		"go.events.channel.size": maxDeliveryBatch, "go.produce.channel.size": 0} {
 		(*cfg)[k] = v
 	}
 	p, err := ck.NewProducer(cfg)
@@ -230,8 +235,10 @@ func NewConsumer(bootstrap, group, clientID string, overrides map[string]string)
 		// librdkafka's default of 1000 ms caps a poll loop near 130k
 		// records/s; see docs/benchmarks.md.
 		"fetch.queue.backoff.ms": "10",
-		// Prefetch at most 16 MiB per partition (librdkafka: 64 MiB).
-		"queued.max.messages.kbytes": "16384",
+		// Prefetch at most 4 MiB (librdkafka: 64 MiB), fetched 4 MiB at a
+		// time (librdkafka: 50 MiB).
+		"queued.max.messages.kbytes": "4096",
+		"fetch.max.bytes":            "4194304",
 	}, overrides)
 	(*cfg)["group.id"] = group
 	(*cfg)["enable.auto.commit"] = false

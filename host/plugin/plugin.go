@@ -185,10 +185,14 @@ func (l *Launcher) Launch(bin, owner string, log hclog.Logger, startTimeout time
 		StartTimeout:     startTimeout,
 		SyncStdout:       os.Stdout,
 		SyncStderr:       os.Stderr,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(handshake.MaxMessageBytes),
-			grpc.MaxCallSendMsgSize(handshake.MaxMessageBytes),
-			codec.CallOption())},
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(
+				grpc.MaxCallRecvMsgSize(handshake.MaxMessageBytes),
+				grpc.MaxCallSendMsgSize(handshake.MaxMessageBytes),
+				codec.CallOption()),
+			grpc.WithInitialWindowSize(handshake.WindowBytes),
+			grpc.WithInitialConnWindowSize(handshake.WindowBytes),
+		},
 	})
 	rpc, err := client.Client()
 	if err != nil {

@@ -53,6 +53,8 @@ func Serve(p Plugin) {
 			return grpc.NewServer(append(opts,
 				grpc.MaxRecvMsgSize(handshake.MaxMessageBytes),
 				grpc.MaxSendMsgSize(handshake.MaxMessageBytes),
+				grpc.InitialWindowSize(handshake.WindowBytes),
+				grpc.InitialConnWindowSize(handshake.WindowBytes),
 				codec.ServerOption())...)
 		},
 		Logger: log,

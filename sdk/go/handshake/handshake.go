@@ -24,3 +24,9 @@ const PluginName = "ferry"
 // MaxMessageBytes bounds one gRPC message either way (a batch of records);
 // gRPC's default of 4 MiB is too small for large batches.
 const MaxMessageBytes = 256 << 20
+
+// WindowBytes is the gRPC flow-control window each side grants, per stream
+// and per connection. A fixed window replaces gRPC's bandwidth estimation,
+// which grows it to 16 MiB: over a local socket 1 MiB already keeps the
+// pipe full, and a slow receiver then buffers at most that much.
+const WindowBytes = 1 << 20
