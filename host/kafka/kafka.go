@@ -84,9 +84,11 @@ const maxDeliveryBatch = 4096
 // the worker's producer.* settings.
 func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Producer, error) {
 	cfg := configMap(map[string]string{
-		"bootstrap.servers":            bootstrap,
-		"client.id":                    clientID,
-		"linger.ms":                    "5",
+		"bootstrap.servers": bootstrap,
+		"client.id":         clientID,
+		"linger.ms":         "5",
+		// At most 20k records queued (librdkafka: 100k): enough to keep
+		// full batches in flight, and it bounds a source task's memory.
 		"queue.buffering.max.messages": "20000",
 		"enable.metrics.push":          "false",
 	}, overrides)
