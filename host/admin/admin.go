@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-connect/ferry/host/worker"
 	adminv1 "github.com/ferry-connect/ferry/proto/gen/ferry/admin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 // NewServer returns a gRPC server with the admin service registered, with
@@ -37,6 +38,7 @@ func NewServer(w *worker.Worker, log hclog.Logger) *grpc.Server {
 			logging.UnaryServerInterceptor(logger, logging.WithLogOnEvents(logging.FinishCall)),
 			recovery.UnaryServerInterceptor(),
 		),
+		codec.ServerOption(),
 	)
 	adminv1.RegisterAdminServiceServer(s, &service{w: w})
 	return s

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-connect/ferry/host/config"
 	adminv1 "github.com/ferry-connect/ferry/proto/gen/ferry/admin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 const cliUsage = `usage: ferry [--admin HOST:PORT] COMMAND
@@ -40,7 +41,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(codec.CallOption()))
 	if err != nil {
 		fmt.Fprintln(stderr, "ferry:", err)
 		return 1

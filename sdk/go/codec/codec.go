@@ -1,5 +1,5 @@
-// Package codec is the gRPC codec of Ferry's Go host and plugins. Messages
-// generated with vtprotobuf marshal and unmarshal without reflection, and an
+// Package codec is the gRPC codec of Ferry's Go host, plugins and CLI.
+// Messages generated with vtprotobuf marshal and unmarshal without reflection, and an
 // unmarshalled message's bytes and strings alias one private copy of the
 // received message instead of costing an allocation each: a batch of
 // thousands of records decodes in a handful of allocations per record.
