@@ -120,7 +120,9 @@ func splitTasks(cfg sdk.Config, maxTasks int) ([]sdk.Config, error) {
 	n := min(splits(cfg), maxTasks)
 	out := make([]sdk.Config, n)
 	for i := range out {
-		out[i] = sdk.Config{"split": fmt.Sprint(i), "topic": cfg.String("topic")}
+		// A task's config is validated against the class's definitions,
+		// so it carries the required keys too.
+		out[i] = sdk.Config{"split": fmt.Sprint(i), "topic": cfg.String("topic"), "splits.file": cfg.String("splits.file")}
 	}
 	return out, nil
 }
