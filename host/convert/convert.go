@@ -18,10 +18,11 @@ type Converter interface {
 	// FromConnect serialises d, whose schema is s (nil: schemaless); a nil
 	// result is a null record key or value.
 	FromConnect(topic string, s *pb.Schema, d *pb.Data) ([]byte, error)
-	// ToConnect deserialises b (nil is null) into a schema (nil: none) and
-	// a value. Its schema may be shared with other results of this
+	// ToConnect deserialises b (nil is null) into d, which is zero on
+	// entry (so callers may allocate many at once), and returns its schema
+	// (nil: none). The schema may be shared with other results of this
 	// converter: callers must not change it.
-	ToConnect(topic string, b []byte) (*pb.Schema, *pb.Data, error)
+	ToConnect(topic string, b []byte, d *pb.Data) (*pb.Schema, error)
 }
 
 // valueOf returns d's value as a pb.Value, turning a raw one (see
@@ -98,8 +99,9 @@ func (stringConverter) FromConnect(_ string, s *pb.Schema, d *pb.Data) ([]byte, 
 	return []byte(javaString(s, v)), nil
 }
 
-func (stringConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
-	return optionalString, &pb.Data{Raw: b}, nil
+func (stringConverter) ToConnect(_ string, b []byte, d *pb.Data) (*pb.Schema, error) {
+	d.Raw = b
+	return optionalString, nil
 }
 
 // javaString renders a non-string value as Java's toString would for
@@ -142,8 +144,9 @@ func (byteArrayConverter) FromConnect(_ string, s *pb.Schema, d *pb.Data) ([]byt
 	}
 }
 
-func (byteArrayConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
-	return optionalBytes, &pb.Data{Raw: b}, nil
+func (byteArrayConverter) ToConnect(_ string, b []byte, d *pb.Data) (*pb.Schema, error) {
+	d.Raw = b
+	return optionalBytes, nil
 }
 
 func typeName(t pb.SchemaType) string {

@@ -463,16 +463,17 @@ func appendEscapedUnit(buf []byte, u uint16) []byte {
 }
 
 // ToConnect parses b as JsonConverter does.
-func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, error) {
+func (c *jsonConverter) ToConnect(_ string, b []byte, d *pb.Data) (*pb.Schema, error) {
 	if b == nil {
-		return nil, &pb.Data{}, nil
+		return nil, nil
 	}
 	if !c.schemas {
 		v, err := inferJSON(b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, &pb.Data{Value: v}, nil
+		d.Value = v
+		return nil, nil
 	}
 	// What JsonConverter writes for a string record with the last schema
 	// seen needs no parsing: {"schema":<that schema>,"payload":"<text>"}.
@@ -480,7 +481,8 @@ func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, err
 		if rest, ok := bytes.CutPrefix(b, c.inPrefix); ok {
 			if payload, ok := bytes.CutSuffix(rest, []byte("}")); ok {
 				if raw, ok := plainString(payload); ok {
-					return c.inSchema, &pb.Data{Raw: raw}, nil
+					d.Raw = raw
+					return c.inSchema, nil
 				}
 			}
 		}
@@ -489,47 +491,50 @@ func (c *jsonConverter) ToConnect(_ string, b []byte) (*pb.Schema, *pb.Data, err
 	if err := decodeJSON(b, &env); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	schema, hasSchema := env["schema"]
 	payload, hasPayload := env["payload"]
 	if len(env) != 2 || !hasSchema || !hasPayload {
-		return nil, nil, errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
+		return nil, errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
 	}
 	if string(schema) == "null" {
 		v, err := inferJSON(payload)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, &pb.Data{Value: v}, nil
+		d.Value = v
+		return nil, nil
 	}
 	// Records of one topic nearly always share a schema: parse it once.
 	s := c.inSchema
 	if !bytes.Equal(schema, c.inJSON) {
 		var doc any
 		if err := decodeJSON(schema, &doc); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		var err error
 		if s, err = parseSchema(doc); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		c.inJSON, c.inSchema = schema, s
 		c.inPrefix = append(append([]byte(`{"schema":`), schema...), `,"payload":`...)
 	}
 	if raw, ok := plainString(payload); ok && s.Type == pb.SchemaType_SCHEMA_TYPE_STRING {
-		return s, &pb.Data{Raw: raw}, nil
+		d.Raw = raw
+		return s, nil
 	}
 	var doc any
 	if err := decodeJSON(payload, &doc); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	v, err := c.toValue(s, doc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return s, &pb.Data{Value: v}, nil
+	d.Value = v
+	return s, nil
 }
 
 // decodeJSON decodes the first JSON value of b into v, with numbers kept

@@ -33,7 +33,7 @@ func TestJSONMatchesKafka(t *testing.T) {
 	plain, _ := New("org.apache.kafka.connect.json.JsonConverter", map[string]string{"schemas.enable": "false"})
 	for _, v := range vectors {
 		t.Run(v.Input, func(t *testing.T) {
-			s, d, err := withSchemas.ToConnect("t", []byte(v.Input))
+			s, d, err := toConnect(withSchemas, []byte(v.Input))
 			var gotS, gotP []byte
 			if err == nil {
 				gotS, err = withSchemas.FromConnect("t", s, d)
@@ -93,24 +93,24 @@ func TestStringAndByteArray(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, d, _ := s.ToConnect("t", []byte("héllo"))
+	sc, d, _ := toConnect(s, []byte("héllo"))
 	out, _ := s.FromConnect("t", sc, d)
 	if string(out) != "héllo" {
 		t.Errorf("string round trip = %q", out)
 	}
-	if sc, d, _ := s.ToConnect("t", nil); !isNull(d) || sc.Type != pb.SchemaType_SCHEMA_TYPE_STRING {
+	if sc, d, _ := toConnect(s, nil); !isNull(d) || sc.Type != pb.SchemaType_SCHEMA_TYPE_STRING {
 		t.Errorf("null string = %v %v", sc, d)
 	}
 	if out, _ := s.FromConnect("t", nil, &pb.Data{Value: &pb.Value{Kind: &pb.Value_IntValue{IntValue: 7}}}); string(out) != "7" {
 		t.Errorf("StringConverter of 7 = %q", out)
 	}
 	ba, _ := New("ByteArray", nil)
-	sc, d, _ = ba.ToConnect("t", []byte{0, 1, 0xff})
+	sc, d, _ = toConnect(ba, []byte{0, 1, 0xff})
 	out, _ = ba.FromConnect("t", sc, d)
 	if string(out) != "\x00\x01\xff" {
 		t.Errorf("bytes round trip = %v", out)
 	}
-	sc, str, _ := s.ToConnect("t", []byte("x"))
+	sc, str, _ := toConnect(s, []byte("x"))
 	if _, err := ba.FromConnect("t", sc, str); err == nil {
 		t.Error("ByteArrayConverter accepted a string schema")
 	}
@@ -147,7 +147,7 @@ func TestJSONRawValues(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("raw %q: %s, want %s", c.raw, got, want)
 		}
-		s, d, err := c.conv.ToConnect("t", got)
+		s, d, err := toConnect(c.conv, got)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestJSONStringShortcut(t *testing.T) {
 		{`"a"b"`, ""},
 		{`"` + "\xff" + `"`, "\ufffd"},
 	} {
-		s, d, err := conv.ToConnect("t", []byte(prefix+c.payload+"}"))
+		s, d, err := toConnect(conv, []byte(prefix+c.payload+"}"))
 		if c.want == "" {
 			if err == nil {
 				t.Errorf("%s: accepted", c.payload)
@@ -190,4 +190,11 @@ func TestJSONStringShortcut(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.payload, got, c.want)
 		}
 	}
+}
+
+// toConnect is ToConnect into a fresh Data.
+func toConnect(c Converter, b []byte) (*pb.Schema, *pb.Data, error) {
+	d := &pb.Data{}
+	s, err := c.ToConnect("t", b, d)
+	return s, d, err
 }

@@ -38,22 +38,28 @@ type Sink struct {
 	MaxBatch      int
 	Log           hclog.Logger
 
-	out      chan *pb.SinkRunRequest // to the sender goroutine, in order
-	sendDone chan struct{}           // closed when a Send failed
-	sendErr  error                   // why; set before sendDone closes
-	sending  bool                    // out is open
+	out      chan outgoing // to the sender goroutine, in order
+	sendDone chan struct{} // closed when the sender failed
+	sendErr  error         // why; set before sendDone closes
+	sending  bool          // out is open
 	flushed  chan *pb.SinkFlushed
 	readErr  chan error
+	batch    []*kafka.Message // polled, not yet handed to the sender
+	consumed offsetMap        // handed to the sender since the last flush began
 	flushID  uint64
-	consumed map[kafka.TopicPartition]int64 // next offset per partition (Offset field zero)
-	failure  error                          // set by a flush inside a rebalance callback
+	flushing offsetMap // what the flush in flight covers; nil if none
+	flushAt  time.Time // when it began
+	failure  error     // set by a flush inside a rebalance callback
 }
+
+// offsetMap holds the next offset to read per partition (Offset field zero).
+type offsetMap map[kafka.TopicPartition]int64
 
 // Run consumes the topics and feeds the plugin until ctx is cancelled (a
 // graceful stop: a final flush and commit, then nil) or something fails.
 // Kafka offsets are committed only for records the plugin has flushed.
 func (s *Sink) Run(ctx context.Context) error {
-	s.consumed = map[kafka.TopicPartition]int64{}
+	s.consumed = offsetMap{}
 	streamCtx, cancelStream := context.WithCancel(context.Background())
 	defer cancelStream()
 	stream, err := s.Client.Run(streamCtx)
@@ -82,21 +88,14 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	// The sender owns stream.Send, so marshalling a batch overlaps with
-	// polling the next; everything goes through it to keep the order.
-	s.out, s.sendDone, s.sending = make(chan *pb.SinkRunRequest, 2), make(chan struct{}), true
+	// The sender owns conversion and stream.Send, so converting and
+	// marshalling a batch overlap with polling the next; everything goes
+	// through it to keep the order.
+	s.out, s.sendDone, s.sending = make(chan outgoing, 2), make(chan struct{}), true
 	senderExited := make(chan struct{})
 	go func() {
 		defer close(senderExited)
-		for m := range s.out {
-			if err := stream.Send(m); err != nil {
-				s.sendErr = err
-				close(s.sendDone)
-				for range s.out { // drop the rest until Run closes out
-				}
-				return
-			}
-		}
+		s.sender(stream)
 	}()
 	defer func() {
 		s.sending = false
@@ -115,6 +114,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 
+	// Flushes run in the background: polling goes on while the plugin
+	// works through what it was sent before the flush, and the offsets are
+	// committed when it answers.
 	lastFlush := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -123,6 +125,12 @@ func (s *Sink) Run(ctx context.Context) error {
 		select {
 		case err := <-s.readErr:
 			return s.pluginErr(err)
+		case <-s.sendDone:
+			return s.sendErr
+		case f := <-s.flushed:
+			if err := s.flushDone(f); err != nil {
+				return err
+			}
 		default:
 		}
 		if err := s.pollBatch(); err != nil {
@@ -131,8 +139,13 @@ func (s *Sink) Run(ctx context.Context) error {
 		if s.failure != nil {
 			return s.failure
 		}
-		if time.Since(lastFlush) >= s.FlushInterval {
-			if err := s.flush(); err != nil {
+		switch {
+		case s.flushing != nil:
+			if time.Since(s.flushAt) > s.flushLimit() {
+				return fmt.Errorf("sink plugin did not flush within %s", s.flushLimit())
+			}
+		case time.Since(lastFlush) >= s.FlushInterval:
+			if err := s.startFlush(); err != nil {
 				return err
 			}
 			lastFlush = time.Now()
@@ -148,11 +161,11 @@ func (s *Sink) pluginErr(err error) error {
 }
 
 // pollBatch reads up to MaxBatch records (waiting briefly for the first)
-// and puts them.
+// and hands them to the sender. Polling is all it does: librdkafka's Poll
+// is the one step that cannot overlap with itself.
 func (s *Sink) pollBatch() error {
-	batch := sinkBatch{refs: map[*pb.Schema]uint32{}}
 	timeout := 100 * time.Millisecond
-	for len(batch.put.Records) < s.MaxBatch {
+	for len(s.batch) < s.MaxBatch {
 		m, err := s.Consumer.Poll(timeout)
 		if err != nil {
 			return err
@@ -161,17 +174,88 @@ func (s *Sink) pollBatch() error {
 			break
 		}
 		timeout = 0
-		r, err := s.convert(m, &batch)
-		if err != nil {
-			return err
+		if s.batch == nil {
+			s.batch = make([]*kafka.Message, 0, s.MaxBatch)
 		}
-		batch.put.Records = append(batch.put.Records, r)
-		s.consumed[kafka.TopicPartition{Topic: m.Topic, Partition: m.Partition}] = m.Offset + 1
+		s.batch = append(s.batch, m)
 	}
-	if len(batch.put.Records) == 0 {
+	return s.sendBatch()
+}
+
+// sendBatch hands the records polled so far to the sender; only then do
+// they count as consumed, so a flush (which may come from a rebalance in
+// the middle of a poll) never covers a record the plugin was not sent.
+func (s *Sink) sendBatch() error {
+	if len(s.batch) == 0 {
 		return nil
 	}
-	return s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &batch.put}})
+	batch := s.batch
+	s.batch = nil
+	if err := s.send(outgoing{records: batch}); err != nil {
+		return err
+	}
+	// Records come in runs from one partition: note each run's end.
+	last := kafka.TopicPartition{Topic: batch[0].Topic, Partition: batch[0].Partition}
+	for i, m := range batch {
+		if m.Topic != last.Topic || m.Partition != last.Partition {
+			s.consumed[last] = batch[i-1].Offset + 1
+			last = kafka.TopicPartition{Topic: m.Topic, Partition: m.Partition}
+		}
+	}
+	s.consumed[last] = batch[len(batch)-1].Offset + 1
+	return nil
+}
+
+// outgoing is one item for the sender: consumed records to convert and
+// put, or a request to send as it is.
+type outgoing struct {
+	records []*kafka.Message
+	req     *pb.SinkRunRequest
+}
+
+// sender converts and sends what Run queues, in order, until Run closes
+// out. Its first failure (a record that does not convert, a broken
+// stream) ends the task: it closes sendDone and drops everything after,
+// so nothing later (a flush above all) reaches the plugin.
+func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
+	for o := range s.out {
+		req := o.req
+		if req == nil {
+			put, err := s.convertBatch(o.records)
+			if err != nil {
+				s.sendErr = err
+				break
+			}
+			req = &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: put}}
+		}
+		if err := stream.Send(req); err != nil {
+			s.sendErr = s.pluginErr(s.streamErr(err))
+			break
+		}
+	}
+	if s.sendErr != nil {
+		close(s.sendDone)
+		for range s.out { // drop the rest until Run closes out
+		}
+	}
+}
+
+// convertBatch converts consumed records into a put.
+func (s *Sink) convertBatch(msgs []*kafka.Message) (*pb.SinkPut, error) {
+	// One allocation each for the batch's records and their keys and
+	// values.
+	records := make([]pb.SinkRecord, len(msgs))
+	data := make([]pb.Data, 2*len(msgs))
+	batch := sinkBatch{refs: map[*pb.Schema]uint32{}}
+	batch.put.Records = make([]*pb.SinkRecord, len(msgs))
+	for i, m := range msgs {
+		r := &records[i]
+		if err := s.convert(m, &batch, r, &data[2*i], &data[2*i+1]); err != nil {
+			return nil, err
+		}
+		batch.put.Records[i] = r
+	}
+	return &batch.put, nil
 }
 
 // sinkBatch is one put being built: its records and the schema table they
@@ -196,18 +280,18 @@ func (b *sinkBatch) data(s *pb.Schema, d *pb.Data) *pb.Data {
 	return d
 }
 
-// send queues m for the sender; it fails once a send has failed, or after
+// send queues o for the sender; it fails once the sender has, or after
 // Run has returned (a rebalance callback can run in the consumer's Close).
-func (s *Sink) send(m *pb.SinkRunRequest) error {
+func (s *Sink) send(o outgoing) error {
 	if !s.sending {
 		return errors.New("sink task has stopped")
 	}
 	select {
 	case <-s.sendDone:
-		return s.pluginErr(s.streamErr(s.sendErr))
+		return s.sendErr
 	default:
 	}
-	s.out <- m
+	s.out <- o
 	return nil
 }
 
@@ -221,19 +305,21 @@ func (s *Sink) streamErr(sendErr error) error {
 	}
 }
 
-func (s *Sink) convert(m *kafka.Message, batch *sinkBatch) (*pb.SinkRecord, error) {
+// convert fills r with m, its key and value going into key and value.
+func (s *Sink) convert(m *kafka.Message, batch *sinkBatch, r *pb.SinkRecord, key, value *pb.Data) error {
 	// where names the record in errors; it is built only when one occurs.
 	where := func() string { return fmt.Sprintf("%s-%d@%d", m.Topic, m.Partition, m.Offset) }
-	ks, key, err := s.Key.ToConnect(m.Topic, m.Key)
+	ks, err := s.Key.ToConnect(m.Topic, m.Key, key)
 	if err != nil {
-		return nil, fmt.Errorf("convert key of record %s: %w", where(), err)
+		return fmt.Errorf("convert key of record %s: %w", where(), err)
 	}
-	vs, value, err := s.Value.ToConnect(m.Topic, m.Value)
+	vs, err := s.Value.ToConnect(m.Topic, m.Value, value)
 	if err != nil {
-		return nil, fmt.Errorf("convert value of record %s: %w", where(), err)
+		return fmt.Errorf("convert value of record %s: %w", where(), err)
 	}
-	r := &pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset,
-		Key: batch.data(ks, key), Value: batch.data(vs, value), TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+	r.Topic, r.KafkaPartition, r.KafkaOffset = m.Topic, m.Partition, m.Offset
+	r.Key, r.Value = batch.data(ks, key), batch.data(vs, value)
+	r.TimestampType = pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME
 	if m.LogAppendTime {
 		r.TimestampType = pb.TimestampType_TIMESTAMP_TYPE_LOG_APPEND_TIME
 	}
@@ -241,18 +327,31 @@ func (s *Sink) convert(m *kafka.Message, batch *sinkBatch) (*pb.SinkRecord, erro
 		r.TimestampMs = m.Timestamp.UnixMilli()
 	}
 	for _, h := range m.Headers {
-		hs, hv, err := s.Header.ToConnect(m.Topic, h.Value)
+		hv := &pb.Data{}
+		hs, err := s.Header.ToConnect(m.Topic, h.Value, hv)
 		if err != nil {
-			return nil, fmt.Errorf("convert header %s of record %s: %w", h.Key, where(), err)
+			return fmt.Errorf("convert header %s of record %s: %w", h.Key, where(), err)
 		}
 		r.Headers = append(r.Headers, &pb.Header{Key: h.Key, Value: batch.data(hs, hv)})
 	}
-	return r, nil
+	return nil
 }
 
-// flush asks the plugin to flush everything put so far and commits the
-// offsets it confirms.
+// flush asks the plugin to flush everything sent so far and commits the
+// offsets it confirms; it waits for that (and for any flush in flight).
 func (s *Sink) flush() error {
+	if err := s.awaitFlush(); err != nil {
+		return err
+	}
+	if err := s.startFlush(); err != nil {
+		return err
+	}
+	return s.awaitFlush()
+}
+
+// startFlush asks the plugin to flush what it was sent; flushDone commits
+// when it answers. One flush is in flight at a time.
+func (s *Sink) startFlush() error {
 	if len(s.consumed) == 0 {
 		return nil
 	}
@@ -261,37 +360,58 @@ func (s *Sink) flush() error {
 	for tp, off := range s.consumed {
 		req.Offsets = append(req.Offsets, &pb.TopicPartitionOffset{Topic: tp.Topic, Partition: tp.Partition, Offset: off})
 	}
-	if err := s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: req}}); err != nil {
-		return err
+	s.flushing, s.flushAt = s.consumed, time.Now()
+	s.consumed = offsetMap{}
+	return s.send(outgoing{req: &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: req}}})
+}
+
+// flushLimit bounds how long the plugin may take to answer a flush.
+func (s *Sink) flushLimit() time.Duration { return s.FlushTimeout + 30*time.Second }
+
+// awaitFlush waits for the answer to the flush in flight, if any.
+func (s *Sink) awaitFlush() error {
+	if s.flushing == nil {
+		return nil
 	}
-	timeout := time.After(s.FlushTimeout + 30*time.Second)
-	for {
+	timeout := time.After(s.flushLimit() - time.Since(s.flushAt))
+	for s.flushing != nil {
 		select {
 		case f := <-s.flushed:
-			if f.Id != s.flushID {
-				continue
+			if err := s.flushDone(f); err != nil {
+				return err
 			}
-			// Offsets beyond what was consumed are ignored, as in Kafka
-			// Connect: a plugin cannot commit what it never received.
-			parts := make([]kafka.TopicPartition, 0, len(f.Offsets))
-			for _, o := range f.Offsets {
-				tp := kafka.TopicPartition{Topic: o.Topic, Partition: o.Partition}
-				if consumed, ok := s.consumed[tp]; ok && o.Offset <= consumed {
-					tp.Offset = o.Offset
-					parts = append(parts, tp)
-				}
-			}
-			if err := s.Consumer.Commit(parts); err != nil {
-				return fmt.Errorf("commit offsets of %s task %d: %w", s.Connector, s.TaskID, err)
-			}
-			s.consumed = map[kafka.TopicPartition]int64{}
-			return nil
 		case err := <-s.readErr:
 			return s.pluginErr(err)
+		case <-s.sendDone:
+			return s.sendErr
 		case <-timeout:
-			return fmt.Errorf("sink plugin did not flush within %s", s.FlushTimeout+30*time.Second)
+			return fmt.Errorf("sink plugin did not flush within %s", s.flushLimit())
 		}
 	}
+	return nil
+}
+
+// flushDone commits the offsets the plugin confirmed for the flush in
+// flight.
+func (s *Sink) flushDone(f *pb.SinkFlushed) error {
+	if s.flushing == nil || f.Id != s.flushID {
+		return nil // an answer to a flush given up on
+	}
+	// Offsets beyond what was sent are ignored, as in Kafka Connect: a
+	// plugin cannot commit what it never received.
+	parts := make([]kafka.TopicPartition, 0, len(f.Offsets))
+	for _, o := range f.Offsets {
+		tp := kafka.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+		if sent, ok := s.flushing[tp]; ok && o.Offset <= sent {
+			tp.Offset = o.Offset
+			parts = append(parts, tp)
+		}
+	}
+	s.flushing = nil
+	if err := s.Consumer.Commit(parts); err != nil {
+		return fmt.Errorf("commit offsets of %s task %d: %w", s.Connector, s.TaskID, err)
+	}
+	return nil
 }
 
 // rebalance tells the plugin of partition changes, and commits flushed
@@ -303,14 +423,17 @@ func (s *Sink) rebalance(assigned bool, parts []kafka.TopicPartition) {
 	}
 	if assigned {
 		s.Log.Info("partitions assigned", "partitions", len(parts))
-		if err := s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Assign{Assign: msg}}); err != nil && s.failure == nil {
+		if err := s.send(outgoing{req: &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Assign{Assign: msg}}}); err != nil && s.failure == nil {
 			s.failure = fmt.Errorf("partitions assigned: %w", err)
 		}
 		return
 	}
-	err := s.flush()
+	err := s.sendBatch()
 	if err == nil {
-		err = s.send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Revoke{Revoke: msg}})
+		err = s.flush()
+	}
+	if err == nil {
+		err = s.send(outgoing{req: &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Revoke{Revoke: msg}}})
 	}
 	if err != nil && s.failure == nil {
 		s.failure = fmt.Errorf("partitions revoked: %w", err)
