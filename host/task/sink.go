@@ -218,15 +218,15 @@ type outgoing struct {
 // stream) ends the task: it closes sendDone and drops everything after,
 // so nothing later (a flush above all) reaches the plugin.
 func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
+	batch := &sinkBatch{refs: map[*pb.Schema]uint32{}}
 	for o := range s.out {
 		req := o.req
 		if req == nil {
-			put, err := s.convertBatch(o.records)
-			if err != nil {
+			if err := s.convertBatch(batch, o.records); err != nil {
 				s.sendErr = err
 				break
 			}
-			req = &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: put}}
+			req = &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &batch.put}}
 		}
 		if err := stream.Send(req); err != nil {
 			s.sendErr = s.pluginErr(s.streamErr(err))
@@ -240,29 +240,42 @@ func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
 	}
 }
 
-// convertBatch converts consumed records into a put.
-func (s *Sink) convertBatch(msgs []*kafka.Message) (*pb.SinkPut, error) {
-	// One allocation each for the batch's records and their keys and
-	// values.
-	records := make([]pb.SinkRecord, len(msgs))
-	data := make([]pb.Data, 2*len(msgs))
-	batch := sinkBatch{refs: map[*pb.Schema]uint32{}}
-	batch.put.Records = make([]*pb.SinkRecord, len(msgs))
+// convertBatch converts consumed records into batch's put.
+func (s *Sink) convertBatch(batch *sinkBatch, msgs []*kafka.Message) error {
+	batch.reset(len(msgs))
 	for i, m := range msgs {
-		r := &records[i]
-		if err := s.convert(m, &batch, r, &data[2*i], &data[2*i+1]); err != nil {
-			return nil, err
+		r := &batch.records[i]
+		if err := s.convert(m, batch, r, &batch.values[2*i], &batch.values[2*i+1]); err != nil {
+			return err
 		}
 		batch.put.Records[i] = r
 	}
-	return &batch.put, nil
+	return nil
 }
 
 // sinkBatch is one put being built: its records and the schema table they
 // refer to (converters hand out shared schemas, so each is listed once).
+// The sender reuses it for every put, records and all: gRPC has encoded
+// a message by the time Send returns, and a batch's worth of fresh
+// records cost more to allocate and collect than to convert.
 type sinkBatch struct {
-	put  pb.SinkPut
-	refs map[*pb.Schema]uint32
+	put     pb.SinkPut
+	refs    map[*pb.Schema]uint32
+	records []pb.SinkRecord
+	values  []pb.Data // two per record: key and value
+}
+
+// reset empties the batch for n records.
+func (b *sinkBatch) reset(n int) {
+	if cap(b.records) < n {
+		b.records, b.values, b.put.Records = make([]pb.SinkRecord, n), make([]pb.Data, 2*n), make([]*pb.SinkRecord, n)
+	}
+	b.records, b.values, b.put.Records = b.records[:n], b.values[:2*n], b.put.Records[:n]
+	clear(b.records)
+	clear(b.values)
+	clear(b.put.Schemas)
+	b.put.Schemas = b.put.Schemas[:0]
+	clear(b.refs)
 }
 
 // data makes d refer to schema s in the batch's table.

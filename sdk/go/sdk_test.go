@@ -3,6 +3,7 @@ package sdk
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,35 +50,80 @@ func TestWireRoundTrip(t *testing.T) {
 	}
 }
 
-// wireRoundTrip sends one value through a batch's schema table and the
-// protobuf encoding, as between a source and a sink.
+// wireRoundTrip sends one value from a source's batch to a sink's put
+// through the protobuf encoding, as between a source and a sink.
 func wireRoundTrip(t *testing.T, s *Schema, v any) (*Schema, any) {
 	t.Helper()
 	batch, err := toProtoBatch(newSchemaCodec(), []SourceRecord{{Topic: "t", ValueSchema: s, Value: v, Key: "k", KeySchema: StringSchema}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := batch.MarshalVT()
+	r := batch.Records[0]
+	got := decodeTestPut(t, &pb.SinkPut{Schemas: batch.Schemas, Records: []*pb.SinkRecord{{Topic: r.Topic, Key: r.Key, Value: r.Value}}})
+	if len(got) != 1 || got[0].KeySchema.Type != String || got[0].Key != "k" {
+		t.Fatalf("records = %+v", got)
+	}
+	return got[0].ValueSchema, got[0].Value
+}
+
+// decodeTestPut encodes put as the host sends it and decodes it as the
+// SDK does.
+func decodeTestPut(t *testing.T, put *pb.SinkPut) []SinkRecord {
+	t.Helper()
+	b, err := (&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: put}}).MarshalVT()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got pb.SourceRunResponse
-	if err := got.UnmarshalVTUnsafe(b); err != nil {
-		t.Fatal(err)
+	p, ok, err := putBytes(b)
+	if err != nil || !ok {
+		t.Fatalf("putBytes = %v %v", ok, err)
 	}
-	dec := newSchemaCodec()
-	schemas, err := dec.fromTable(got.Schemas)
+	records, err := decodePut(newSchemaCodec(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ks, k, err := dec.fromData(schemas, got.Records[0].Key); err != nil || ks != schemas[0] || k != "k" {
-		t.Fatalf("key = %v %v %v", ks, k, err)
+	return records
+}
+
+// Everything of a sink record besides its values, and malformed puts.
+func TestDecodePut(t *testing.T) {
+	str := &pb.Data{Schema: 1, Raw: []byte("h")}
+	got := decodeTestPut(t, &pb.SinkPut{
+		Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING, Optional: true}},
+		Records: []*pb.SinkRecord{
+			{Topic: "a", KafkaPartition: 3, KafkaOffset: 42, TimestampMs: 1700000000123, Value: &pb.Data{Schema: 1},
+				Headers: []*pb.Header{{Key: "h1", Value: str}, {Key: "h2"}}},
+			{Topic: "a", KafkaOffset: 43, Key: &pb.Data{Schema: 1}},
+			{Topic: "b"},
+		},
+	})
+	opt := &Schema{Type: String, Optional: true}
+	want := []SinkRecord{
+		{Topic: "a", Partition: 3, Offset: 42, Timestamp: time.UnixMilli(1700000000123).UTC(), ValueSchema: opt,
+			Headers: []Header{{Key: "h1", Schema: opt, Value: "h"}, {Key: "h2"}}},
+		{Topic: "a", Offset: 43, KeySchema: opt},
+		{Topic: "b"},
 	}
-	gs, gv, err := dec.fromData(schemas, got.Records[0].Value)
-	if err != nil {
-		t.Fatal(err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", got, want)
 	}
-	return gs, gv
+
+	flush, _ := (&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: &pb.SinkFlush{Id: 1}}}).MarshalVT()
+	if _, ok, err := putBytes(flush); ok || err != nil {
+		t.Errorf("a flush taken for a put: %v %v", ok, err)
+	}
+	good, _ := (&pb.SinkPut{Records: []*pb.SinkRecord{{Topic: "t", Value: str}}}).MarshalVT()
+	for name, b := range map[string][]byte{
+		"truncated":  good[:len(good)-1],
+		"bad schema": good, // refers to schema 1 of none
+	} {
+		if _, err := decodePut(newSchemaCodec(), b); err == nil {
+			t.Errorf("%s put accepted", name)
+		}
+	}
+	if _, err := decodePut(newSchemaCodec(), good); err == nil || !strings.Contains(err.Error(), "record t-0@0: value: schema 1") {
+		t.Errorf("error = %v, want one naming the record", err)
+	}
 }
 
 // Strings and bytes take the raw path when their schema says which; nulls,

@@ -3,12 +3,12 @@ package sdk
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 type sinkServer struct {
@@ -51,30 +51,33 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 		}
 	}()
 
-	codec := newSchemaCodec()
+	schemas := newSchemaCodec()
 	for {
-		msg, err := stream.Recv()
-		if err != nil {
+		// Puts are decoded from the wire straight into records; the rest
+		// as messages.
+		var raw codec.Raw
+		if err := stream.RecvMsg(&raw); err != nil {
 			return taskStatus(ctx, err)
 		}
-		switch m := msg.Msg.(type) {
-		case *pb.SinkRunRequest_Put:
-			schemas, err := codec.fromTable(m.Put.Schemas)
+		put, isPut, err := putBytes(raw)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
+		}
+		if isPut {
+			records, err := decodePut(schemas, put)
 			if err != nil {
-				return status.Errorf(codes.InvalidArgument, "task %d: schemas of a put: %v", open.TaskId, err)
-			}
-			// A fresh slice per put: the task may keep the records.
-			records := make([]SinkRecord, 0, len(m.Put.Records))
-			for _, pr := range m.Put.Records {
-				r, err := fromProtoSinkRecord(codec, schemas, pr)
-				if err != nil {
-					return status.Errorf(codes.InvalidArgument, "task %d: record %s-%d@%d: %v", open.TaskId, pr.Topic, pr.KafkaPartition, pr.KafkaOffset, err)
-				}
-				records = append(records, r)
+				return status.Errorf(codes.InvalidArgument, "task %d: put: %v", open.TaskId, err)
 			}
 			if err := task.Put(ctx, records); err != nil {
 				return taskStatus(ctx, fmt.Errorf("put: %w", err))
 			}
+			continue
+		}
+		msg := &pb.SinkRunRequest{}
+		if err := msg.UnmarshalVTUnsafe(raw); err != nil {
+			return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
+		}
+		switch m := msg.Msg.(type) {
 		case *pb.SinkRunRequest_Flush:
 			offsets, err := commitOffsets(ctx, task, m.Flush.Offsets)
 			if err != nil {
@@ -127,26 +130,4 @@ func fromProtoPartitions(ps []*pb.TopicPartitionOffset) []TopicPartition {
 		out[i] = TopicPartition{Topic: p.Topic, Partition: p.Partition, Offset: p.Offset}
 	}
 	return out
-}
-
-func fromProtoSinkRecord(codec *schemaCodec, schemas []*Schema, pr *pb.SinkRecord) (SinkRecord, error) {
-	r := SinkRecord{Topic: pr.Topic, Partition: pr.KafkaPartition, Offset: pr.KafkaOffset}
-	if pr.TimestampMs != 0 {
-		r.Timestamp = time.UnixMilli(pr.TimestampMs).UTC()
-	}
-	var err error
-	if r.KeySchema, r.Key, err = codec.fromData(schemas, pr.Key); err != nil {
-		return r, fmt.Errorf("key: %w", err)
-	}
-	if r.ValueSchema, r.Value, err = codec.fromData(schemas, pr.Value); err != nil {
-		return r, fmt.Errorf("value: %w", err)
-	}
-	for _, h := range pr.Headers {
-		hs, hv, err := codec.fromData(schemas, h.Value)
-		if err != nil {
-			return r, fmt.Errorf("header %q: %w", h.Key, err)
-		}
-		r.Headers = append(r.Headers, Header{Key: h.Key, Schema: hs, Value: hv})
-	}
-	return r, nil
 }

@@ -407,7 +407,9 @@ func (c *schemaCodec) fromData(schemas []*Schema, d *pb.Data) (*Schema, any, err
 	if d.Raw != nil {
 		switch {
 		case s != nil && s.Type == String:
-			return s, string(d.Raw), nil
+			// Incoming bytes are a private copy (see codec): the string
+			// may share them, as decoded strings do.
+			return s, unsafe.String(unsafe.SliceData(d.Raw), len(d.Raw)), nil
 		case s != nil && s.Type == Bytes:
 			return s, d.Raw, nil
 		}

@@ -53,10 +53,18 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
+// Raw receives a message still encoded, for a receiver that decodes it
+// itself (the SDK decodes a sink's batches straight into its records).
+type Raw []byte
+
 // Unmarshal decodes data into v. gRPC recycles data's buffers once this
 // returns, so the message is decoded from a copy the garbage collector
 // owns, which its bytes and strings then share.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*Raw); ok {
+		*r = data.Materialize()
+		return nil
+	}
 	m, ok := v.(vtMessage)
 	if !ok {
 		return fallback().Unmarshal(data, v)

@@ -42,3 +42,17 @@ func TestCodecRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// Raw keeps a message encoded, in a copy of its own.
+func TestCodecRaw(t *testing.T) {
+	wire := []byte{0x0a, 0x01, 't'}
+	in := mem.BufferSlice{mem.SliceBuffer(append([]byte(nil), wire...))}
+	var raw Raw
+	if err := (Codec{}).Unmarshal(in, &raw); err != nil {
+		t.Fatal(err)
+	}
+	clear(in[0].ReadOnlyData())
+	if !bytes.Equal(raw, wire) {
+		t.Errorf("raw = %x, want %x", []byte(raw), wire)
+	}
+}
