@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,51 +81,51 @@ func run(o options) error {
 	// Warm the broker up (a JVM's JIT, the page cache) before anything counts.
 	warm := o
 	warm.records = min(o.records, 200_000)
-	if _, err := ceilingProduce(warm, 100, -1); err != nil {
+	if _, err := ceilingProduce(warm, "bench-warm-up", 100); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	for _, size := range []int{100, 1024} {
-		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, size, i) })
+		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, ceilingTopic(size, i), size) })
 		if err != nil {
 			return fmt.Errorf("ceiling produce: %w", err)
 		}
 		rep.add(fmt.Sprintf("librdkafka produce, %d B", size), p)
-		c, err := medianOf(o.runs, func(i int) (result, error) { return ceilingConsume(o, size, i) })
+		c, err := medianOf(o.runs, func(i int) (result, error) { return ceilingConsume(o, ceilingTopic(size, i), size) })
 		if err != nil {
 			return fmt.Errorf("ceiling consume: %w", err)
 		}
 		rep.add(fmt.Sprintf("librdkafka consume, %d B", size), c)
 	}
-	ceiling := map[string]result{}
-	for _, row := range rep.rows {
-		ceiling[row.name] = row.r
-	}
+	// Each target's ratio is taken run by run from a ceiling run and a
+	// pipeline run made back to back, so the machine's drift over the
+	// whole benchmark does not move it.
 	if o.wants("source") {
-		src, err := medianOf(o.runs, func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
+		c, src, ratios, err := pairs(o.runs,
+			func(i int) (result, error) { return ceilingProduce(o, topicName("paired", 100, i), 100) },
+			func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
 		if err != nil {
 			return fmt.Errorf("source pipeline: %w", err)
 		}
+		rep.add("librdkafka produce, 100 B (paired with the source pipeline)", c)
 		rep.add("Ferry source: BenchSource → ByteArrayConverter → Kafka, 100 B", src)
-		rep.ratio("source pipeline / raw produce (100 B, ByteArray)", src, ceiling["librdkafka produce, 100 B"], 0.8)
+		rep.ratio("source pipeline / raw produce (100 B, ByteArray)", ratios, 0.8)
 	}
-	for _, toFile := range []bool{false, true} {
-		if !o.wants("sink") {
-			break
+	if o.wants("sink") {
+		sink := func(toFile bool) func(int) (result, error) {
+			return func(i int) (result, error) { return sinkPipeline(o, byteArray, ceilingTopic(100, i), 100, toFile) }
 		}
-		name := "Ferry sink: Kafka → ByteArrayConverter → BenchSink (discard), 100 B"
-		if toFile {
-			name = "Ferry sink: Kafka → ByteArrayConverter → FileStreamSink, 100 B"
-		}
-		snk, err := medianOf(o.runs, func(i int) (result, error) {
-			return sinkPipeline(o, byteArray, fmt.Sprintf("bench-ceiling-%d-%d", 100, i), 100, toFile)
-		})
+		c, snk, ratios, err := pairs(o.runs, func(i int) (result, error) { return ceilingConsume(o, ceilingTopic(100, i), 100) }, sink(false))
 		if err != nil {
 			return fmt.Errorf("sink pipeline: %w", err)
 		}
-		rep.add(name, snk)
-		if !toFile {
-			rep.ratio("sink pipeline / raw consume (100 B, ByteArray)", snk, ceiling["librdkafka consume, 100 B"], 0.8)
+		rep.add("librdkafka consume, 100 B (paired with the sink pipeline)", c)
+		rep.add("Ferry sink: Kafka → ByteArrayConverter → BenchSink (discard), 100 B", snk)
+		rep.ratio("sink pipeline / raw consume (100 B, ByteArray)", ratios, 0.8)
+		toFile, err := medianOf(o.runs, sink(true))
+		if err != nil {
+			return fmt.Errorf("sink pipeline to a file: %w", err)
 		}
+		rep.add("Ferry sink: Kafka → ByteArrayConverter → FileStreamSink, 100 B", toFile)
 	}
 	input, err := writeInput(o, 100)
 	if err != nil {
@@ -141,21 +142,25 @@ func run(o options) error {
 		if !o.wants("file") {
 			break
 		}
-		f, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, ferryRunner, conv, input, 100, i) })
-		if err != nil {
-			return fmt.Errorf("ferry file→file %s: %w", conv.name, err)
+		run := func(start runner) func(int) (result, error) {
+			return func(i int) (result, error) { return fileToFile(o, start, conv, input, 100, i) }
 		}
-		rep.add("Ferry file → Kafka → file, "+conv.name, f)
 		if o.connect == "" {
+			f, err := medianOf(o.runs, run(ferryRunner))
+			if err != nil {
+				return fmt.Errorf("ferry file→file %s: %w", conv.name, err)
+			}
+			rep.add("Ferry file → Kafka → file, "+conv.name, f)
 			continue
 		}
-		k, err := medianOf(o.runs, func(i int) (result, error) { return fileToFile(o, connectRunner, conv, input, 100, i) })
+		f, k, ratios, err := pairs(o.runs, run(ferryRunner), run(connectRunner))
 		if err != nil {
-			return fmt.Errorf("kafka connect file→file %s: %w", conv.name, err)
+			return fmt.Errorf("file→file %s: %w", conv.name, err)
 		}
+		rep.add("Ferry file → Kafka → file, "+conv.name, f)
 		rep.add("Kafka Connect file → Kafka → file, "+conv.name, k)
 		rep.compare(conv.name, f, k)
-		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, f, k, 2)
+		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, invert(ratios), 2)
 	}
 	md := rep.markdown()
 	fmt.Print(md)
@@ -184,9 +189,54 @@ func medianOf(n int, f func(i int) (result, error)) (result, error) {
 		fmt.Fprintf(os.Stderr, "  run %d: %.0f rec/s\n", i+1, r.rate())
 		rs = append(rs, r)
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].rate() < rs[j].rate() })
-	return rs[len(rs)/2], nil
+	return median(rs), nil
 }
+
+// pairs runs base and measured back to back n times and returns the median
+// run of each and every run's rate ratio measured/base. Which of the two
+// goes first alternates, so that what one run leaves behind (a broker
+// still cleaning up, a warm page cache) does not always favour the same side.
+func pairs(n int, base, measured func(i int) (result, error)) (result, result, []float64, error) {
+	var bs, ms []result
+	var ratios []float64
+	for i := 0; i < n; i++ {
+		var b, m result
+		var err error
+		if i%2 == 0 {
+			if b, err = base(i); err == nil {
+				m, err = measured(i)
+			}
+		} else if m, err = measured(i); err == nil {
+			b, err = base(i)
+		}
+		if err != nil {
+			return result{}, result{}, nil, err
+		}
+		fmt.Fprintf(os.Stderr, "  run %d: %.0f / %.0f rec/s = %.2f\n", i+1, m.rate(), b.rate(), m.rate()/b.rate())
+		bs, ms, ratios = append(bs, b), append(ms, m), append(ratios, m.rate()/b.rate())
+	}
+	return median(bs), median(ms), ratios, nil
+}
+
+// median is the run with the median rate.
+func median(rs []result) result {
+	rs = slices.Clone(rs)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].rate() < rs[j].rate() })
+	return rs[len(rs)/2]
+}
+
+// invert turns ratios b/a into a/b.
+func invert(ratios []float64) []float64 {
+	out := make([]float64, len(ratios))
+	for i, r := range ratios {
+		out[i] = 1 / r
+	}
+	return out
+}
+
+// ceilingTopic is the topic the ceiling run writes for size and run, which
+// the consume ceiling and the sink pipeline read back.
+func ceilingTopic(size, run int) string { return fmt.Sprintf("bench-ceiling-%d-%d", size, run) }
 
 func topicName(kind string, size, run int) string {
 	return fmt.Sprintf("bench-%s-%d-%d-%d", kind, size, run, time.Now().UnixNano()%1e6)
@@ -194,12 +244,11 @@ func topicName(kind string, size, run int) string {
 
 // ceilingProduce produces records with Ferry's own producer settings and
 // waits for every delivery report.
-func ceilingProduce(o options, size, run int) (result, error) {
+func ceilingProduce(o options, topic string, size int) (result, error) {
 	p, err := kafka.NewProducer(o.bootstrap, "bench-producer", nil)
 	if err != nil {
 		return result{}, err
 	}
-	topic := fmt.Sprintf("bench-ceiling-%d-%d", size, run)
 	if err := p.EnsureTopic(context.Background(), topic); err != nil {
 		return result{}, err
 	}
@@ -249,15 +298,15 @@ func acks(ds []kafka.Delivery) (int, error) {
 	return len(ds), nil
 }
 
-// ceilingConsume reads back the topic ceilingProduce wrote, with Ferry's
+// ceilingConsume reads back a topic ceilingProduce wrote, with Ferry's
 // consumer settings.
-func ceilingConsume(o options, size, run int) (result, error) {
-	c, err := kafka.NewConsumer(o.bootstrap, fmt.Sprintf("bench-%d-%d-%d", size, run, time.Now().UnixNano()), "bench-consumer", nil)
+func ceilingConsume(o options, topic string, size int) (result, error) {
+	c, err := kafka.NewConsumer(o.bootstrap, fmt.Sprintf("bench-%s-%d", topic, time.Now().UnixNano()), "bench-consumer", nil)
 	if err != nil {
 		return result{}, err
 	}
 	defer c.Close()
-	if err := c.Subscribe([]string{fmt.Sprintf("bench-ceiling-%d-%d", size, run)}, nil); err != nil {
+	if err := c.Subscribe([]string{topic}, nil); err != nil {
 		return result{}, err
 	}
 	var start time.Time
