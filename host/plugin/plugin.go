@@ -157,8 +157,10 @@ type Process struct {
 }
 
 // pluginEnv is all a plugin inherits from the worker's environment: a
-// plugin gets no credentials it was not configured with.
-var pluginEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL"}
+// plugin gets no credentials it was not configured with. Go's GC settings
+// pass down, so that GOGC or GOMEMLIMIT set for a worker applies to its
+// plugins too.
+var pluginEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GOGC", "GOMEMLIMIT"}
 
 // Launch starts bin and connects to it; startTimeout bounds the handshake.
 // Its stderr goes to log. owner (a connector name, or "") is passed to the

@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 	"github.com/ferry-connect/ferry/sdk/go/codec"
+	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
 	"github.com/ferry-connect/ferry/sdk/go/handshake"
 )
 
@@ -27,6 +28,10 @@ type Plugin struct {
 	Sources []SourceConnector
 	Sinks   []SinkConnector
 }
+
+// gcFloor is the heap below which a plugin's garbage collector is held
+// back (see package gcfloor).
+const gcFloor = 8 << 20
 
 // Serve runs the plugin until the host stops it. Call it from main and
 // nothing else: stdout belongs to the plugin protocol, so a plugin must
@@ -45,6 +50,9 @@ func Serve(p Plugin) {
 		Level:      hclog.Info,
 	})
 	go exitWithParent(log)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go gcfloor.Run(ctx, gcFloor, time.Second/4)
 	srv := &server{plugin: p, log: log}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,

@@ -26,7 +26,13 @@ import (
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/rest"
 	"github.com/ferry-connect/ferry/host/worker"
+	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
 )
+
+// gcFloor is the heap below which the worker's garbage collector is held
+// back (see package gcfloor): the worker's live heap is a few MiB of
+// in-flight batches.
+const gcFloor = 16 << 20
 
 const usage = `usage:
   ferry standalone WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]
@@ -55,6 +61,7 @@ func main() {
 			}
 			defer stopProfile()
 		}
+		go gcfloor.Run(ctx, gcFloor, time.Second/4)
 		if err := standalone(ctx, log, os.Args[2], os.Args[3:]); err != nil {
 			log.Error("worker failed", "error", err)
 			os.Exit(1)
