@@ -44,28 +44,35 @@ func Read(pid int) (Stat, bool) {
 }
 
 // Children returns the processes whose parent is pid.
-func Children(pid int) []int {
-	var out []int
+func Children(pid int) []int { return parents()[pid] }
+
+// Tree returns pid and every process below it.
+func Tree(pid int) []int {
+	children := parents()
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// parents reads the process table once and maps each pid to its
+// children: one pass over /proc however deep the tree (reading a
+// process's stat costs the kernel a walk over its threads, and a
+// benchmark samples every 50 ms).
+func parents() map[int][]int {
+	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if st, ok := Read(p); ok && st.PPID == pid {
-			out = append(out, p)
+		if st, ok := Read(p); ok {
+			children[st.PPID] = append(children[st.PPID], p)
 		}
 	}
-	return out
-}
-
-// Tree returns pid and every process below it.
-func Tree(pid int) []int {
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		out = append(out, Children(out[i])...)
-	}
-	return out
+	return children
 }
 
 // Env returns pid's environment as KEY=VALUE strings.
