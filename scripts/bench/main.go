@@ -153,14 +153,14 @@ func run(o options) error {
 			rep.add("Ferry file → Kafka → file, "+conv.name, f)
 			continue
 		}
-		f, k, ratios, err := pairs(o.runs, run(ferryRunner), run(connectRunner))
+		k, f, ratios, err := pairs(o.runs, run(connectRunner), run(ferryRunner))
 		if err != nil {
 			return fmt.Errorf("file→file %s: %w", conv.name, err)
 		}
 		rep.add("Ferry file → Kafka → file, "+conv.name, f)
 		rep.add("Kafka Connect file → Kafka → file, "+conv.name, k)
 		rep.compare(conv.name, f, k)
-		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, invert(ratios), 2)
+		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, ratios, 2)
 	}
 	md := rep.markdown()
 	fmt.Print(md)
@@ -223,15 +223,6 @@ func median(rs []result) result {
 	rs = slices.Clone(rs)
 	sort.Slice(rs, func(i, j int) bool { return rs[i].rate() < rs[j].rate() })
 	return rs[len(rs)/2]
-}
-
-// invert turns ratios b/a into a/b.
-func invert(ratios []float64) []float64 {
-	out := make([]float64, len(ratios))
-	for i, r := range ratios {
-		out[i] = 1 / r
-	}
-	return out
 }
 
 // ceilingTopic is the topic the ceiling run writes for size and run, which
