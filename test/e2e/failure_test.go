@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,5 +121,44 @@ func TestTaskReconfiguration(t *testing.T) {
 	log, _ := os.ReadFile(w.logf)
 	if strings.Contains(string(log), "connector failed") {
 		t.Errorf("reconfiguration was treated as a failure")
+	}
+}
+
+// SIGTERM while the worker is still starting (discovering plugins,
+// validating and starting connectors) is a clean stop: exit 0, no error
+// blaming the configuration for what the stop cut short.
+func TestStopWhileStarting(t *testing.T) {
+	t.Parallel()
+	for _, delay := range []time.Duration{10, 20, 40, 80, 160, 320, 640} {
+		delay *= time.Millisecond
+		dir := t.TempDir()
+		p := pipeline(t, dir)
+		os.WriteFile(p.In, []byte("a\n"), 0o644)
+		cmd := exec.Command(filepath.Join(binDir, "ferry"), "standalone", writeWorkerConfig(t, dir, nil), p.SrcCfg, p.SinkCfg)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("SIGTERM after %s: worker did not stop within 30 s", delay)
+		}
+		// Before Go installs the worker's handler, SIGTERM ends it outright;
+		// that is a clean stop too.
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); err != nil && !(ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM) {
+			t.Errorf("SIGTERM after %s: %v; log:\n%s", delay, err, tail([]byte(out.String()), 20))
+		}
+		if strings.Contains(out.String(), "[ERROR]") {
+			t.Errorf("SIGTERM after %s: the worker logged an error:\n%s", delay, tail([]byte(out.String()), 20))
+		}
 	}
 }

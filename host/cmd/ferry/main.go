@@ -90,6 +90,16 @@ func cpuProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// unlessStopped is err, or nil when the worker was told to stop while
+// starting: then what failed is the start-up that was called off.
+func unlessStopped(ctx context.Context, log hclog.Logger, err error) error {
+	if ctx.Err() != nil {
+		log.Info("stopped while starting", "interrupted", err)
+		return nil
+	}
+	return err
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -142,6 +152,12 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		log.Warn("sweep plugin sockets", "error", err)
 	}
 	catalog, problems := launcher.Discover(ctx, pluginPath)
+	if ctx.Err() != nil {
+		// Discovery was cut short: the catalog is incomplete, and its
+		// missing classes are no error of the configuration.
+		log.Info("stopped while starting")
+		return nil
+	}
 	for _, p := range problems {
 		log.Warn("skipping plugin", "error", p)
 	}
@@ -160,11 +176,11 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	w := worker.New(worker.Options{Config: wc, Bootstrap: bootstrap, ID: workerID, Catalog: catalog, Launch: launcher, Offsets: store, Log: log.Named("worker")})
 	defer w.Close()
 	if err := w.Restore(ctx); err != nil {
-		return err
+		return unlessStopped(ctx, log, err)
 	}
 	for _, cfg := range connectors {
 		if _, _, err := w.Put(ctx, cfg["name"], cfg); err != nil {
-			return fmt.Errorf("connector %s: %w", cfg["name"], err)
+			return unlessStopped(ctx, log, fmt.Errorf("connector %s: %w", cfg["name"], err))
 		}
 		log.Info("connector created", "connector", cfg["name"])
 	}
