@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -218,9 +217,8 @@ func pairs(n int, base, measured func(i int) (result, error)) (result, result, [
 	return median(bs), median(ms), ratios, nil
 }
 
-// median is the run with the median rate.
+// median is the run with the median rate (it sorts rs).
 func median(rs []result) result {
-	rs = slices.Clone(rs)
 	sort.Slice(rs, func(i, j int) bool { return rs[i].rate() < rs[j].rate() })
 	return rs[len(rs)/2]
 }
