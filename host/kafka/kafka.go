@@ -69,11 +69,16 @@ type Delivery struct {
 }
 
 // Producer produces records and reports each delivery in order of
-// completion.
+// completion. Produce is for one goroutine at a time.
 type Producer struct {
 	p          *ck.Producer
 	deliveries chan []Delivery
 	done       chan struct{}
+	// msg is reused by every Produce: the client copies what it needs
+	// before returning, and a fresh message (and topic) cost two
+	// allocations per record.
+	msg   ck.Message
+	topic string
 }
 
 // maxDeliveryBatch bounds the reports handed over at once.
@@ -188,24 +193,26 @@ func (pr *Producer) Partitions(topic string) (int32, error) {
 // Produce queues one record for partition (callers choose it: see
 // Partition); ts zero lets Kafka stamp it.
 func (pr *Producer) Produce(topic string, partition int32, key, value []byte, headers []Header, ts time.Time) error {
-	msg := &ck.Message{
-		TopicPartition: ck.TopicPartition{Topic: &topic, Partition: partition},
-		Key:            key,
-		Value:          value,
-		Timestamp:      ts,
-	}
+	pr.topic = topic
+	msg := &pr.msg
+	msg.TopicPartition = ck.TopicPartition{Topic: &pr.topic, Partition: partition}
+	msg.Key, msg.Value, msg.Timestamp = key, value, ts
+	msg.Headers = msg.Headers[:0]
 	for _, h := range headers {
 		msg.Headers = append(msg.Headers, ck.Header{Key: h.Key, Value: h.Value})
 	}
 	err := pr.p.Produce(msg, nil)
-	var kerr ck.Error
+	// Drop the references, so the caller's buffers are not kept alive.
+	msg.Key, msg.Value = nil, nil
+	clear(msg.Headers)
+	if err == nil {
+		return nil
+	}
+	var kerr ck.Error // escapes to errors.As: only on the error path
 	if errors.As(err, &kerr) && kerr.Code() == ck.ErrQueueFull {
 		return ErrQueueFull
 	}
-	if err != nil {
-		return fmt.Errorf("produce to %s: %w", topic, err)
-	}
-	return nil
+	return fmt.Errorf("produce to %s: %w", topic, err)
 }
 
 // Close waits up to timeout for queued records, then closes the producer.

@@ -4,6 +4,7 @@
 package task
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/offsets"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 // OffsetStore is where a source task's offsets go.
@@ -51,16 +53,23 @@ type Source struct {
 	MaxBatch      int
 	Log           hclog.Logger
 
-	pending  map[string]*partitionQueue      // by source partition
-	sent     map[topicPartition][]*submitted // by Kafka partition, in produce order
+	pending  map[string]*partitionQueue // by source partition
 	inFlight int
-	topics   map[string]int32 // partition counts of the topics written so far
-	batches  uint32           // plugin batches so far; spreads keyless records
+	topics   map[string]*topicState // the topics written so far
+	batches  uint32                 // plugin batches so far; spreads keyless records
+	// Records of a batch, and reports of a delivery batch, nearly always
+	// share a topic and a source partition: remembering the last of each
+	// saves hashing their names once or twice per record.
+	lastTopic *topicState
+	lastQueue *partitionQueue
 }
 
-type topicPartition struct {
-	topic     string
-	partition int32
+// topicState is a topic being written: its partition count and, by
+// partition, the records awaiting delivery reports in produce order.
+type topicState struct {
+	name       string
+	partitions int32
+	sent       [][]*submitted
 }
 
 // submitted is one produced record awaiting its delivery report.
@@ -87,8 +96,7 @@ var ErrStopped = errors.New("source task ended its stream")
 // commits what was delivered and returns the error.
 func (s *Source) Run(ctx context.Context) error {
 	s.pending = map[string]*partitionQueue{}
-	s.sent = map[topicPartition][]*submitted{}
-	s.topics = map[string]int32{}
+	s.topics = map[string]*topicState{}
 	streamCtx, cancelStream := context.WithCancel(context.Background())
 	defer cancelStream()
 	stream, err := s.Client.Run(streamCtx)
@@ -104,12 +112,14 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 
 	// The reader owns Recv; it stops when the stream ends or is cancelled.
-	batches := make(chan *pb.SourceRunResponse, 2)
+	// Batches come still encoded: the loop decodes them into one reused
+	// sourceBatch.
+	batches := make(chan codec.Raw, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			msg, err := stream.Recv()
-			if err != nil {
+			var msg codec.Raw
+			if err := stream.RecvMsg(&msg); err != nil {
 				readErr <- err
 				return
 			}
@@ -125,14 +135,21 @@ func (s *Source) Run(ctx context.Context) error {
 	ticker := time.NewTicker(s.FlushInterval)
 	defer ticker.Stop()
 	deliveries := s.Producer.Deliveries()
+	var batch sourceBatch
 	for {
 		select {
 		case <-ctx.Done():
 			stream.CloseSend()
 			cancelStream()
 			return s.finish(nil)
-		case batch := <-batches:
-			if err := s.produce(ctx, batch); err != nil {
+		case msg := <-batches:
+			err := batch.decode(msg)
+			if err != nil {
+				err = fmt.Errorf("source plugin sent a bad batch: %w", err)
+			} else {
+				err = s.produce(ctx, &batch)
+			}
+			if err != nil {
 				cancelStream()
 				return s.finish(err)
 			}
@@ -189,75 +206,102 @@ func (s *Source) finish(cause error) error {
 	return cause
 }
 
+// topic returns the state of a topic, creating the topic on first use.
+func (s *Source) topic(ctx context.Context, name string) (*topicState, error) {
+	if t := s.lastTopic; t != nil && t.name == name {
+		return t, nil
+	}
+	t, ok := s.topics[name]
+	if !ok {
+		if err := s.Producer.EnsureTopic(ctx, name); err != nil {
+			return nil, err
+		}
+		n, err := s.Producer.Partitions(name)
+		if err != nil {
+			return nil, err
+		}
+		t = &topicState{name: name, partitions: n, sent: make([][]*submitted, n)}
+		s.topics[name] = t
+	}
+	s.lastTopic = t
+	return t, nil
+}
+
 // partition picks a record's Kafka partition: the plugin's choice, else
 // the key's murmur2 hash (as Kafka's producer), else one partition per
 // plugin batch (as Kafka's sticky partitioner). Knowing the partition
 // before producing is what lets deliveries be matched by order.
-func (s *Source) partition(ctx context.Context, r *pb.SourceRecord, key []byte) (int32, error) {
-	n, ok := s.topics[r.Topic]
-	if !ok {
-		if err := s.Producer.EnsureTopic(ctx, r.Topic); err != nil {
-			return 0, err
-		}
-		var err error
-		if n, err = s.Producer.Partitions(r.Topic); err != nil {
-			return 0, err
-		}
-		s.topics[r.Topic] = n
-	}
+func (s *Source) partition(t *topicState, r *sourceRecord, key []byte) (int32, error) {
+	n := t.partitions
 	switch {
-	case r.KafkaPartition >= 0:
-		if r.KafkaPartition >= n {
-			return 0, fmt.Errorf("record for partition %d of topic %s, which has %d", r.KafkaPartition, r.Topic, n)
+	case r.kafkaPartition >= 0:
+		if r.kafkaPartition >= n {
+			return 0, fmt.Errorf("record for partition %d of topic %s, which has %d", r.kafkaPartition, r.topic, n)
 		}
-		return r.KafkaPartition, nil
+		return r.kafkaPartition, nil
 	case key != nil:
 		return kafka.Partition(key, n), nil
 	}
 	return int32(s.batches % uint32(n)), nil
 }
 
-func (s *Source) produce(ctx context.Context, batch *pb.SourceRunResponse) error {
+// queue returns the queue of a source partition's records in flight.
+func (s *Source) queue(partition []byte) *partitionQueue {
+	if q := s.lastQueue; q != nil && bytes.Equal(q.partition, partition) {
+		return q
+	}
+	q := s.pending[string(partition)]
+	if q == nil {
+		q = &partitionQueue{partition: partition}
+		s.pending[string(partition)] = q
+	}
+	s.lastQueue = q
+	return q
+}
+
+func (s *Source) produce(ctx context.Context, batch *sourceBatch) error {
 	s.batches++
-	subs := make([]submitted, len(batch.Records)) // one allocation for the batch
-	for i, r := range batch.Records {
-		key, err := convertData(s.Key, r.Topic, batch.Schemas, r.Key)
+	subs := make([]submitted, len(batch.records)) // one allocation for the batch
+	var headers []kafka.Header                    // reused: Produce copies them
+	for i := range batch.records {
+		r := &batch.records[i]
+		key, err := convertData(s.Key, r.topic, batch.schemas, r.keyData())
 		if err != nil {
-			return fmt.Errorf("convert key of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)
+			return fmt.Errorf("convert key of record for topic %s (offset %s): %w", r.topic, r.offset, err)
 		}
-		value, err := convertData(s.Value, r.Topic, batch.Schemas, r.Value)
+		value, err := convertData(s.Value, r.topic, batch.schemas, r.valueData())
 		if err != nil {
-			return fmt.Errorf("convert value of record for topic %s (offset %s): %w", r.Topic, r.SourceOffset, err)
+			return fmt.Errorf("convert value of record for topic %s (offset %s): %w", r.topic, r.offset, err)
 		}
-		var headers []kafka.Header
-		for _, h := range r.Headers {
-			hv, err := convertData(s.Header, r.Topic, batch.Schemas, h.Value)
+		headers = headers[:0]
+		for _, h := range r.headers {
+			hv, err := convertData(s.Header, r.topic, batch.schemas, h.Value)
 			if err != nil {
-				return fmt.Errorf("convert header %s of record for topic %s: %w", h.Key, r.Topic, err)
+				return fmt.Errorf("convert header %s of record for topic %s: %w", h.Key, r.topic, err)
 			}
 			headers = append(headers, kafka.Header{Key: h.Key, Value: hv})
 		}
-		part, err := s.partition(ctx, r, key)
+		t, err := s.topic(ctx, r.topic)
+		if err != nil {
+			return err
+		}
+		part, err := s.partition(t, r, key)
 		if err != nil {
 			return err
 		}
 		sub := &subs[i]
-		sub.offset = r.SourceOffset
-		if len(r.SourcePartition) > 0 {
-			q := s.pending[string(r.SourcePartition)]
-			if q == nil {
-				q = &partitionQueue{partition: r.SourcePartition}
-				s.pending[string(r.SourcePartition)] = q
-			}
+		sub.offset = r.offset
+		if len(r.partition) > 0 {
+			q := s.queue(r.partition)
 			sub.queue = q
 			q.records = append(q.records, sub)
 		}
 		var ts time.Time
-		if r.TimestampMs > 0 {
-			ts = time.UnixMilli(r.TimestampMs)
+		if r.timestampMs > 0 {
+			ts = time.UnixMilli(r.timestampMs)
 		}
 		for {
-			err = s.Producer.Produce(r.Topic, part, key, value, headers, ts)
+			err = s.Producer.Produce(r.topic, part, key, value, headers, ts)
 			if !errors.Is(err, kafka.ErrQueueFull) {
 				break
 			}
@@ -269,8 +313,7 @@ func (s *Source) produce(ctx context.Context, batch *pb.SourceRunResponse) error
 		if err != nil {
 			return err
 		}
-		tp := topicPartition{r.Topic, part}
-		s.sent[tp] = append(s.sent[tp], sub)
+		t.sent[part] = append(t.sent[part], sub)
 		s.inFlight++
 	}
 	return nil
@@ -290,17 +333,17 @@ func (s *Source) deliveredAll(ds []kafka.Delivery) error {
 // delivered matches a delivery report to the oldest record in flight on its
 // partition.
 func (s *Source) delivered(d kafka.Delivery) error {
-	tp := topicPartition{d.Topic, d.Partition}
-	q := s.sent[tp]
-	if len(q) == 0 {
+	t := s.lastTopic
+	if t == nil || t.name != d.Topic {
+		t = s.topics[d.Topic]
+	}
+	if t == nil || d.Partition < 0 || d.Partition >= t.partitions || len(t.sent[d.Partition]) == 0 {
 		return fmt.Errorf("delivery report for %s-%d with no record in flight there", d.Topic, d.Partition)
 	}
+	q := t.sent[d.Partition]
 	sub := q[0]
-	if len(q) == 1 {
-		delete(s.sent, tp)
-	} else {
-		s.sent[tp] = q[1:]
-	}
+	q[0] = nil // the queue's array outlives the record
+	t.sent[d.Partition] = q[1:]
 	s.inFlight--
 	if d.Err != nil {
 		return fmt.Errorf("deliver record to %s-%d: %w", d.Topic, d.Partition, d.Err)
@@ -313,6 +356,7 @@ func (s *Source) delivered(d kafka.Delivery) error {
 			n++
 		}
 		if n > 0 {
+			clear(q.records[:n])
 			q.records = q.records[n:]
 		}
 	}
@@ -342,6 +386,9 @@ func (s *Source) commit(stream pb.SourceTaskService_RunClient) error {
 		q.committed = nil
 		if len(q.records) == 0 {
 			delete(s.pending, k)
+			if q == s.lastQueue {
+				s.lastQueue = nil
+			}
 		}
 	}
 	if stream != nil {

@@ -38,9 +38,24 @@ func (m memStore) Put(_ string, offs []offsets.Offset) error {
 	return nil
 }
 
-// batchOf makes a batch of records sharing one string schema.
-func batchOf(records ...*pb.SourceRecord) *pb.SourceRunResponse {
-	return &pb.SourceRunResponse{Records: records, Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}}}
+// batchOf makes a batch of records sharing one string schema, as the loop
+// receives it.
+func batchOf(t *testing.T, records ...*pb.SourceRecord) *sourceBatch {
+	t.Helper()
+	return decodeBatch(t, &pb.SourceRunResponse{Records: records, Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}}})
+}
+
+func decodeBatch(t *testing.T, msg *pb.SourceRunResponse) *sourceBatch {
+	t.Helper()
+	b, err := msg.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch sourceBatch
+	if err := batch.decode(b); err != nil {
+		t.Fatal(err)
+	}
+	return &batch
 }
 
 // record makes a record of source partition for Kafka partition kp.
@@ -57,9 +72,9 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	prod := &fakeProducer{deliveries: make(chan []kafka.Delivery, 10)}
 	store := memStore{}
 	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
-		pending: map[string]*partitionQueue{}, sent: map[topicPartition][]*submitted{}, topics: map[string]int32{}}
+		pending: map[string]*partitionQueue{}, topics: map[string]*topicState{}}
 	const a, b = `{"f":"a"}`, `{"f":"b"}`
-	batch := batchOf(record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0))
+	batch := batchOf(t, record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0))
 	if err := s.produce(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +101,7 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	}
 
 	// A failed delivery fails the task and its offset is never stored.
-	s.produce(context.Background(), batchOf(record(a, "4", 0)))
+	s.produce(context.Background(), batchOf(t, record(a, "4", 0)))
 	failed := prod.sent[4]
 	failed.Err = errors.New("broker down")
 	if err := s.delivered(failed); err == nil {
@@ -110,12 +125,60 @@ func TestSourceRejectsBadSchemaReferences(t *testing.T) {
 		"schema 2 of a batch with 1":               {Schema: 2, Raw: []byte("v")},
 		"raw value needs a STRING or BYTES schema": {Raw: []byte("v")},
 	} {
-		_, err := convertData(conv, "t", batchOf().Schemas, d)
+		_, err := convertData(conv, "t", batchOf(t).schemas, d)
 		if err == nil || err.Error() != name {
 			t.Errorf("%+v: error %v, want %q", d, err, name)
 		}
 	}
-	if b, err := convertData(conv, "t", batchOf().Schemas, &pb.Data{Schema: 1, Raw: []byte("v")}); err != nil || string(b) != "v" {
+	if b, err := convertData(conv, "t", batchOf(t).schemas, &pb.Data{Schema: 1, Raw: []byte("v")}); err != nil || string(b) != "v" {
 		t.Errorf("good record: %q %v", b, err)
+	}
+}
+
+// A batch decodes into the same sourceBatch every time: nothing of an
+// earlier batch may show through.
+func TestSourceBatchDecode(t *testing.T) {
+	full := &pb.SourceRunResponse{
+		Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}, {Type: pb.SchemaType_SCHEMA_TYPE_INT64, Optional: true}},
+		Records: []*pb.SourceRecord{
+			{SourcePartition: []byte(`{"f":"a"}`), SourceOffset: []byte(`{"p":1}`), Topic: "a", KafkaPartition: -1,
+				Key: &pb.Data{Schema: 1, Raw: []byte{}}, Value: &pb.Data{Schema: 2, Value: &pb.Value{Kind: &pb.Value_IntValue{IntValue: 7}}},
+				TimestampMs: 1700000000123, Headers: []*pb.Header{{Key: "h", Value: &pb.Data{Schema: 1, Raw: []byte("v")}}}},
+			{Topic: "b", KafkaPartition: 3},
+		},
+	}
+	batch := decodeBatch(t, full)
+	if len(batch.records) != 2 || len(batch.schemas) != 2 || batch.schemas[1].Type != pb.SchemaType_SCHEMA_TYPE_INT64 {
+		t.Fatalf("decoded %d records, schemas %v", len(batch.records), batch.schemas)
+	}
+	r := &batch.records[0]
+	if string(r.partition) != `{"f":"a"}` || string(r.offset) != `{"p":1}` || r.topic != "a" || r.kafkaPartition != -1 ||
+		r.timestampMs != 1700000000123 || len(r.headers) != 1 || string(r.headers[0].Value.Raw) != "v" {
+		t.Errorf("record 0 = %+v", r)
+	}
+	if k := r.keyData(); k == nil || k.Schema != 1 || k.Raw == nil || len(k.Raw) != 0 {
+		t.Errorf("empty key = %v, want present and empty", k)
+	}
+	if v := r.valueData(); v == nil || v.Value.GetIntValue() != 7 {
+		t.Errorf("value = %v", v)
+	}
+	if r := &batch.records[1]; r.topic != "b" || r.kafkaPartition != 3 || r.keyData() != nil || r.valueData() != nil {
+		t.Errorf("record 1 = %+v", r)
+	}
+
+	// Decoded again into the same batch, a smaller batch leaves nothing of
+	// the first behind.
+	b, _ := (&pb.SourceRunResponse{Records: []*pb.SourceRecord{{Topic: "c"}}}).MarshalVT()
+	if err := batch.decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if r := &batch.records[0]; len(batch.records) != 1 || len(batch.schemas) != 0 || r.topic != "c" || r.partition != nil ||
+		r.offset != nil || r.kafkaPartition != 0 || r.keyData() != nil || r.valueData() != nil || r.timestampMs != 0 || r.headers != nil {
+		t.Errorf("second batch = %+v, schemas %v", batch.records, batch.schemas)
+	}
+
+	good, _ := full.MarshalVT()
+	if err := batch.decode(good[:len(good)-1]); err == nil {
+		t.Error("a truncated batch decoded")
 	}
 }

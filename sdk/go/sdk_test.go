@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
@@ -54,16 +56,74 @@ func TestWireRoundTrip(t *testing.T) {
 // through the protobuf encoding, as between a source and a sink.
 func wireRoundTrip(t *testing.T, s *Schema, v any) (*Schema, any) {
 	t.Helper()
-	batch, err := toProtoBatch(newSchemaCodec(), []SourceRecord{{Topic: "t", ValueSchema: s, Value: v, Key: "k", KeySchema: StringSchema}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	batch := encodeTestBatch(t, newSourceEncoder(), []SourceRecord{{Topic: "t", ValueSchema: s, Value: v, Key: "k", KeySchema: StringSchema}})
 	r := batch.Records[0]
 	got := decodeTestPut(t, &pb.SinkPut{Schemas: batch.Schemas, Records: []*pb.SinkRecord{{Topic: r.Topic, Key: r.Key, Value: r.Value}}})
 	if len(got) != 1 || got[0].KeySchema.Type != String || got[0].Key != "k" {
 		t.Fatalf("records = %+v", got)
 	}
 	return got[0].ValueSchema, got[0].Value
+}
+
+// encodeTestBatch encodes records as a source task sends them and decodes
+// them as the host does.
+func encodeTestBatch(t *testing.T, enc *sourceEncoder, records []SourceRecord) *pb.SourceRunResponse {
+	t.Helper()
+	b, err := enc.encode(nil, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := &pb.SourceRunResponse{}
+	if err := batch.UnmarshalVT(b); err != nil {
+		t.Fatal(err)
+	}
+	return batch
+}
+
+// Everything of a source record besides its values, the schema table, and
+// records that cannot be encoded.
+func TestSourceEncoder(t *testing.T) {
+	partition := map[string]any{"file": "in.txt"}
+	zero, three := int32(0), int32(3)
+	at := time.UnixMilli(1700000000123)
+	enc := newSourceEncoder()
+	got := encodeTestBatch(t, enc, []SourceRecord{
+		{Partition: partition, Offset: map[string]any{"position": 1}, Topic: "a", ValueSchema: StringSchema, Value: "v1"},
+		{Partition: partition, Offset: map[string]any{"position": 2}, Topic: "a", KafkaPartition: &zero,
+			KeySchema: BytesSchema, Key: []byte{}, ValueSchema: OptionalStringSchema, Timestamp: at,
+			Headers: []Header{{Key: "h1", Schema: StringSchema, Value: "h"}, {Key: "h2"}}},
+		{Topic: "b", KafkaPartition: &three, Value: int64(7)},
+	})
+	str := []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}, {Type: pb.SchemaType_SCHEMA_TYPE_BYTES},
+		{Type: pb.SchemaType_SCHEMA_TYPE_STRING, Optional: true}}
+	want := &pb.SourceRunResponse{Schemas: str, Records: []*pb.SourceRecord{
+		{SourcePartition: []byte(`{"file":"in.txt"}`), SourceOffset: []byte(`{"position":1}`), Topic: "a", KafkaPartition: -1,
+			Value: &pb.Data{Schema: 1, Raw: []byte("v1")}},
+		{SourcePartition: []byte(`{"file":"in.txt"}`), SourceOffset: []byte(`{"position":2}`), Topic: "a",
+			Key: &pb.Data{Schema: 2, Raw: []byte{}}, Value: &pb.Data{Schema: 3, Value: &pb.Value{}}, TimestampMs: at.UnixMilli(),
+			Headers: []*pb.Header{{Key: "h1", Value: &pb.Data{Schema: 1, Raw: []byte("h")}}, {Key: "h2"}}},
+		{Topic: "b", KafkaPartition: 3, Value: &pb.Data{Value: &pb.Value{Kind: &pb.Value_IntValue{IntValue: 7}}}},
+	}}
+	if !proto.Equal(got, want) {
+		t.Errorf("encoded\n%v\nwant\n%v", got, want)
+	}
+	// The next batch has a table of its own.
+	if got := encodeTestBatch(t, enc, []SourceRecord{{Topic: "a", ValueSchema: BytesSchema, Value: []byte("x")}}); len(got.Schemas) != 1 ||
+		got.Schemas[0].Type != pb.SchemaType_SCHEMA_TYPE_BYTES || got.Records[0].Value.Schema != 1 {
+		t.Errorf("second batch = %v", got)
+	}
+
+	for want, r := range map[string]SourceRecord{
+		"record 0 offset: encode":                           {Topic: "a", Offset: map[string]any{"c": make(chan int)}},
+		"record 0 partition: encode":                        {Topic: "a", Partition: map[string]any{"c": make(chan int)}},
+		"record 0 key: schema has invalid type 99":          {Topic: "a", KeySchema: &Schema{Type: 99}, Key: "k"},
+		"record 0 value: unsupported Go type struct {}":     {Topic: "a", Value: struct{}{}},
+		"record 0 header \"h\": unsupported Go type func()": {Topic: "a", Headers: []Header{{Key: "h", Value: func() {}}}},
+	} {
+		if _, err := enc.encode(nil, []SourceRecord{r}); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("error %v, want %q...", err, want)
+		}
+	}
 }
 
 // decodeTestPut encodes put as the host sends it and decodes it as the

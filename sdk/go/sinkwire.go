@@ -1,60 +1,24 @@
 package sdk
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/pbwire"
 )
-
-// Field numbers of the messages decodeSinkRequest reads by hand; they are
-// fixed by proto/ferry/plugin/v1 (field numbers never change in a
-// published protocol).
-const (
-	sinkRunRequestPut = 2 // SinkRunRequest.put
-
-	sinkPutRecords = 1 // SinkPut.records
-	sinkPutSchemas = 2 // SinkPut.schemas
-
-	sinkRecordTopic     = 1
-	sinkRecordPartition = 2
-	sinkRecordOffset    = 3
-	sinkRecordKey       = 4
-	sinkRecordValue     = 5
-	sinkRecordTimestamp = 6
-	sinkRecordHeaders   = 8
-
-	dataSchema = 1
-	dataValue  = 2
-	dataRaw    = 3
-)
-
-// errWire is a malformed message from the host.
-var errWire = errors.New("malformed protobuf")
 
 // putBytes returns the SinkPut inside an encoded SinkRunRequest, if that
 // is what it holds (a oneof: the last of its fields on the wire wins).
-func putBytes(b []byte) (put []byte, ok bool, err error) {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, false, errWire
+func putBytes(b []byte) ([]byte, bool, error) {
+	var put []byte
+	var ok bool
+	for f, err := range pbwire.Fields(b) {
+		if err != nil {
+			return nil, false, err
 		}
-		b = b[n:]
-		if num == sinkRunRequestPut && typ == protowire.BytesType {
-			put, n = protowire.ConsumeBytes(b)
-			ok = true
-		} else {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			ok = false
-		}
-		if n < 0 {
-			return nil, false, errWire
-		}
-		b = b[n:]
+		ok = f.IsBytes(pbwire.SinkRunRequestPut)
+		put = f.Bytes
 	}
 	return put, ok, nil
 }
@@ -67,33 +31,20 @@ func putBytes(b []byte) (put []byte, ok bool, err error) {
 func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 	var records [][]byte
 	var schemas []*pb.Schema
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, errWire
+	for f, err := range pbwire.Fields(b) {
+		if err != nil {
+			return nil, err
 		}
-		b = b[n:]
 		switch {
-		case num == sinkPutRecords && typ == protowire.BytesType:
-			var r []byte
-			r, n = protowire.ConsumeBytes(b)
-			records = append(records, r)
-		case num == sinkPutSchemas && typ == protowire.BytesType:
-			var s []byte
-			if s, n = protowire.ConsumeBytes(b); n >= 0 {
-				ps := &pb.Schema{}
-				if err := ps.UnmarshalVTUnsafe(s); err != nil {
-					return nil, fmt.Errorf("schema %d: %w", len(schemas)+1, err)
-				}
-				schemas = append(schemas, ps)
+		case f.IsBytes(pbwire.SinkPutRecords):
+			records = append(records, f.Bytes)
+		case f.IsBytes(pbwire.SinkPutSchemas):
+			ps := &pb.Schema{}
+			if err := ps.UnmarshalVTUnsafe(f.Bytes); err != nil {
+				return nil, fmt.Errorf("schema %d: %w", len(schemas)+1, err)
 			}
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			schemas = append(schemas, ps)
 		}
-		if n < 0 {
-			return nil, errWire
-		}
-		b = b[n:]
 	}
 	table, err := codec.fromTable(schemas)
 	if err != nil {
@@ -115,47 +66,31 @@ func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 // previous record's topic, reused when this one's is the same.
 func decodeSinkRecord(codec *schemaCodec, schemas []*Schema, b []byte, r *SinkRecord, topic *string) error {
 	var key, value []byte // encoded Data; nil if absent
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return errWire
+	for f, err := range pbwire.Fields(b) {
+		if err != nil {
+			return err
 		}
-		b = b[n:]
-		var v uint64
-		var field []byte
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			field, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return errWire
-		}
-		b = b[n:]
 		switch {
-		case num == sinkRecordTopic && typ == protowire.BytesType:
-			if string(field) != *topic {
-				*topic = string(field)
+		case f.IsBytes(pbwire.SinkRecordTopic):
+			if string(f.Bytes) != *topic {
+				*topic = string(f.Bytes)
 			}
 			r.Topic = *topic
-		case num == sinkRecordPartition && typ == protowire.VarintType:
-			r.Partition = int32(v)
-		case num == sinkRecordOffset && typ == protowire.VarintType:
-			r.Offset = int64(v)
-		case num == sinkRecordKey && typ == protowire.BytesType:
-			key = field
-		case num == sinkRecordValue && typ == protowire.BytesType:
-			value = field
-		case num == sinkRecordTimestamp && typ == protowire.VarintType:
-			if v != 0 {
-				r.Timestamp = time.UnixMilli(int64(v)).UTC()
+		case f.IsVarint(pbwire.SinkRecordPartition):
+			r.Partition = int32(f.Varint)
+		case f.IsVarint(pbwire.SinkRecordOffset):
+			r.Offset = int64(f.Varint)
+		case f.IsBytes(pbwire.SinkRecordKey):
+			key = f.Bytes
+		case f.IsBytes(pbwire.SinkRecordValue):
+			value = f.Bytes
+		case f.IsVarint(pbwire.SinkRecordTimestamp):
+			if f.Varint != 0 {
+				r.Timestamp = time.UnixMilli(int64(f.Varint)).UTC()
 			}
-		case num == sinkRecordHeaders && typ == protowire.BytesType:
+		case f.IsBytes(pbwire.SinkRecordHeaders):
 			h := &pb.Header{}
-			if err := h.UnmarshalVTUnsafe(field); err != nil {
+			if err := h.UnmarshalVTUnsafe(f.Bytes); err != nil {
 				return fmt.Errorf("header: %w", err)
 			}
 			hs, hv, err := codec.fromData(schemas, h.Value)
@@ -179,41 +114,11 @@ func decodeSinkRecord(codec *schemaCodec, schemas []*Schema, b []byte, r *SinkRe
 	return nil
 }
 
-// decodeData decodes an encoded Data; only structured values need a
-// protobuf message.
+// decodeData decodes an encoded Data.
 func decodeData(codec *schemaCodec, schemas []*Schema, b []byte) (*Schema, any, error) {
 	var d pb.Data
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, nil, errWire
-		}
-		b = b[n:]
-		switch {
-		case num == dataSchema && typ == protowire.VarintType:
-			var v uint64
-			v, n = protowire.ConsumeVarint(b)
-			d.Schema = uint32(v)
-		case num == dataRaw && typ == protowire.BytesType:
-			d.Raw, n = protowire.ConsumeBytes(b)
-			if d.Raw == nil && n >= 0 {
-				d.Raw = []byte{} // present but empty is not null
-			}
-		case num == dataValue && typ == protowire.BytesType:
-			var field []byte
-			if field, n = protowire.ConsumeBytes(b); n >= 0 {
-				d.Value = &pb.Value{}
-				if err := d.Value.UnmarshalVTUnsafe(field); err != nil {
-					return nil, nil, err
-				}
-			}
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return nil, nil, errWire
-		}
-		b = b[n:]
+	if err := d.UnmarshalVTUnsafe(b); err != nil {
+		return nil, nil, err
 	}
 	return codec.fromData(schemas, &d)
 }

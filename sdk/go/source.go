@@ -3,13 +3,12 @@ package sdk
 import (
 	"context"
 	"errors"
-	"fmt"
-	"reflect"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 type sourceServer struct {
@@ -71,7 +70,8 @@ func (s *sourceServer) Run(stream pb.SourceTaskService_RunServer) error {
 	}()
 
 	maxBatch := int(open.MaxBatch)
-	codec := newSchemaCodec()
+	enc := newSourceEncoder()
+	bufs := &codec.Pool{}
 	var pollErr error
 	for pollErr == nil {
 		var records []SourceRecord
@@ -81,11 +81,12 @@ func (s *sourceServer) Run(stream pb.SourceTaskService_RunServer) error {
 			if maxBatch > 0 && n > maxBatch {
 				n = maxBatch
 			}
-			batch, err := toProtoBatch(codec, records[:n])
+			buf := bufs.Get(0)
+			*buf, err = enc.encode(*buf, records[:n])
 			if err != nil {
 				return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
 			}
-			if err := stream.Send(batch); err != nil {
+			if err := stream.SendMsg(codec.Encoded{Buf: buf, Pool: bufs}); err != nil {
 				return err
 			}
 			records = records[n:]
@@ -125,60 +126,4 @@ func receiveCommits(ctx context.Context, stream pb.SourceTaskService_RunServer, 
 			Logger(ctx).Warn("commit", "error", err)
 		}
 	}
-}
-
-// toProtoBatch converts a batch of records, with the schema table its
-// values refer to.
-func toProtoBatch(codec *schemaCodec, records []SourceRecord) (*pb.SourceRunResponse, error) {
-	out := make([]*pb.SourceRecord, len(records))
-	// One allocation each for the batch's records and its offsets' bytes.
-	slab := make([]pb.SourceRecord, len(records))
-	offsets := make([]byte, 0, 32*len(records))
-	table := codec.newTable()
-	// Sources usually share one partition map across records: encode it
-	// once per batch.
-	var lastPartition uintptr
-	var lastEncoded []byte
-	for i := range records {
-		r := &records[i]
-		pr := &slab[i]
-		pr.Topic, pr.KafkaPartition = r.Topic, -1
-		var err error
-		if p := reflect.ValueOf(r.Partition).Pointer(); p != 0 && p == lastPartition {
-			pr.SourcePartition = lastEncoded
-		} else {
-			if pr.SourcePartition, err = encodeJSONMap(r.Partition); err != nil {
-				return nil, fmt.Errorf("record %d partition: %w", i, err)
-			}
-			lastPartition, lastEncoded = p, pr.SourcePartition
-		}
-		start := len(offsets)
-		if offsets, err = appendJSONMap(offsets, r.Offset); err != nil {
-			return nil, fmt.Errorf("record %d offset: %w", i, err)
-		}
-		if r.Offset != nil {
-			pr.SourceOffset = offsets[start:len(offsets):len(offsets)]
-		}
-		if r.KafkaPartition != nil {
-			pr.KafkaPartition = *r.KafkaPartition
-		}
-		if !r.Timestamp.IsZero() {
-			pr.TimestampMs = r.Timestamp.UnixMilli()
-		}
-		if pr.Key, err = table.data(r.KeySchema, r.Key); err != nil {
-			return nil, fmt.Errorf("record %d key: %w", i, err)
-		}
-		if pr.Value, err = table.data(r.ValueSchema, r.Value); err != nil {
-			return nil, fmt.Errorf("record %d value: %w", i, err)
-		}
-		for _, h := range r.Headers {
-			hd, err := table.data(h.Schema, h.Value)
-			if err != nil {
-				return nil, fmt.Errorf("record %d header %q: %w", i, h.Key, err)
-			}
-			pr.Headers = append(pr.Headers, &pb.Header{Key: h.Key, Value: hd})
-		}
-		out[i] = pr
-	}
-	return &pb.SourceRunResponse{Records: out, Schemas: table.list}, nil
 }

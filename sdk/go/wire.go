@@ -306,54 +306,6 @@ func (c *schemaCodec) valueFromProto(s *Schema, p *pb.Value) (any, error) {
 	return nil, fmt.Errorf("unknown value kind %T", p.Kind)
 }
 
-// schemaTable collects one outgoing batch's schemas: each distinct schema is
-// listed once and values refer to it by position (pb.Data.Schema).
-type schemaTable struct {
-	codec *schemaCodec
-	refs  map[*Schema]uint32
-	list  []*pb.Schema
-	slab  []pb.Data // carved up by data: one allocation for many values
-}
-
-func (c *schemaCodec) newTable() *schemaTable {
-	return &schemaTable{codec: c, refs: map[*Schema]uint32{}}
-}
-
-// data converts a schema and value; both nil is a null without schema.
-func (t *schemaTable) data(s *Schema, v any) (*pb.Data, error) {
-	if s == nil && v == nil {
-		return nil, nil
-	}
-	if len(t.slab) == 0 {
-		t.slab = make([]pb.Data, 512)
-	}
-	d := &t.slab[0]
-	t.slab = t.slab[1:]
-	if s != nil {
-		ref, ok := t.refs[s]
-		if !ok {
-			ps, err := t.codec.toProto(s)
-			if err != nil {
-				return nil, err
-			}
-			t.list = append(t.list, ps)
-			ref = uint32(len(t.list))
-			t.refs[s] = ref
-		}
-		d.Schema = ref
-		if raw, ok := rawValue(s, v); ok {
-			d.Raw = raw
-			return d, nil
-		}
-	}
-	pv, err := t.codec.valueToProto(s, v)
-	if err != nil {
-		return nil, err
-	}
-	d.Value = pv
-	return d, nil
-}
-
 // rawValue returns a STRING or BYTES value as pb.Data.Raw carries it
 // (never nil: nil is null there).
 func rawValue(s *Schema, v any) ([]byte, bool) {

@@ -9,6 +9,8 @@
 package codec
 
 import (
+	"sync"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the fallback codec
@@ -30,8 +32,12 @@ type Codec struct{}
 // fallback is gRPC's standard protobuf codec.
 func fallback() encoding.CodecV2 { return encoding.GetCodecV2("proto") }
 
-// Marshal encodes v into a pooled buffer that gRPC frees once written.
+// Marshal encodes v into a pooled buffer that gRPC frees once written. An
+// Encoded message is sent as it is.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(Encoded); ok {
+		return mem.BufferSlice{mem.NewBuffer(e.Buf, e.Pool)}, nil
+	}
 	m, ok := v.(vtMessage)
 	if !ok {
 		return fallback().Marshal(v)
@@ -56,6 +62,52 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 // Raw receives a message still encoded, for a receiver that decodes it
 // itself (the SDK decodes a sink's batches straight into its records).
 type Raw []byte
+
+// Encoded is a message its sender encoded itself (the SDK encodes a
+// source's batches straight from its records), in a buffer from Pool: gRPC
+// writes it after SendMsg returns, then puts the buffer back.
+type Encoded struct {
+	Buf  *[]byte
+	Pool *Pool
+}
+
+// Pool is a free list of buffers for Encoded messages. gRPC's default pool
+// does not suit a sender that reuses a few large buffers: it zeroes every
+// buffer it hands out, and the garbage collector empties it at every cycle,
+// so a busy sender allocated and cleared a megabyte per message.
+type Pool struct {
+	mu   sync.Mutex
+	free []*[]byte
+}
+
+// maxFree bounds the buffers a Pool keeps; gRPC's flow control bounds how
+// many are in flight.
+const maxFree = 8
+
+// Get returns a buffer of length n, not zeroed.
+func (p *Pool) Get(n int) *[]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.free) > 0 {
+		b := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		if cap(*b) >= n {
+			*b = (*b)[:n]
+			return b
+		}
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// Put returns a buffer to the pool.
+func (p *Pool) Put(b *[]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxFree {
+		p.free = append(p.free, b)
+	}
+}
 
 // Unmarshal decodes data into v. gRPC recycles data's buffers once this
 // returns, so the message is decoded from a copy the garbage collector

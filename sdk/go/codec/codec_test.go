@@ -56,3 +56,25 @@ func TestCodecRaw(t *testing.T) {
 		t.Errorf("raw = %x, want %x", []byte(raw), wire)
 	}
 }
+
+// An Encoded message goes out as it is, and its buffer comes back to its
+// pool once gRPC is done with it.
+func TestCodecEncoded(t *testing.T) {
+	pool := &Pool{}
+	buf := pool.Get(64 << 10) // above gRPC's pooling threshold
+	copy(*buf, "message")
+	out, err := Codec{}.Marshal(Encoded{Buf: buf, Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Materialize(); !bytes.HasPrefix(got, []byte("message")) || len(got) != 64<<10 {
+		t.Errorf("sent %q... (%d bytes)", got[:7], len(got))
+	}
+	if again := pool.Get(10); again == buf {
+		t.Error("a buffer gRPC still holds was handed out again")
+	}
+	out.Free()
+	if again := pool.Get(10); again != buf || len(*again) != 10 {
+		t.Error("the buffer did not come back to its pool")
+	}
+}
