@@ -50,11 +50,9 @@ func (sb *sourceBatch) decode(b []byte) error {
 	sb.records = sb.records[:0]
 	sb.schemas = sb.schemas[:0]
 	var topic string // records nearly always share one: one string for all
-	for f, err := range pbwire.Fields(b) {
-		if err != nil {
-			return err
-		}
-		switch {
+	rd := pbwire.NewReader(b)
+	for rd.Next() {
+		switch f := &rd.Field; {
 		case f.IsBytes(pbwire.SourceRunResponseRecords):
 			sb.records = append(sb.records, sourceRecord{})
 			if err := decodeSourceRecord(f.Bytes, &sb.records[len(sb.records)-1], &topic); err != nil {
@@ -68,18 +66,17 @@ func (sb *sourceBatch) decode(b []byte) error {
 			sb.schemas = append(sb.schemas, s)
 		}
 	}
-	return nil
+	return rd.Err()
 }
 
 // decodeSourceRecord decodes an encoded SourceRecord into the zero record
 // r; topic is the previous record's topic, reused when this one's is the
 // same.
 func decodeSourceRecord(b []byte, r *sourceRecord, topic *string) error {
-	for f, err := range pbwire.Fields(b) {
-		if err != nil {
-			return err
-		}
-		switch {
+	rd := pbwire.NewReader(b)
+	for rd.Next() {
+		var err error
+		switch f := &rd.Field; {
 		case f.IsBytes(pbwire.SourceRecordPartition):
 			r.partition = f.Bytes
 		case f.IsBytes(pbwire.SourceRecordOffset):
@@ -110,5 +107,5 @@ func decodeSourceRecord(b []byte, r *sourceRecord, topic *string) error {
 			return err
 		}
 	}
-	return nil
+	return rd.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Offsets are the committed offsets a source task starts from, keyed by the
@@ -51,26 +52,32 @@ func appendFlatJSON(b []byte, m map[string]any) ([]byte, bool) {
 	if len(m) > 4 {
 		return nil, false
 	}
-	var keys [4]string
+	type entry struct {
+		key   string
+		value any
+	}
+	var entries [4]entry
 	n := 0
-	for k := range m {
+	for k, v := range m {
 		if !plainASCII(k) {
 			return nil, false
 		}
-		keys[n] = k
+		entries[n] = entry{k, v}
 		n++
 	}
-	sorted := keys[:n]
-	slices.Sort(sorted)
+	sorted := entries[:n]
+	if n > 1 {
+		slices.SortFunc(sorted, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	}
 	b = append(b, '{')
-	for i, k := range sorted {
+	for i, e := range sorted {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '"')
-		b = append(b, k...)
+		b = append(b, e.key...)
 		b = append(b, '"', ':')
-		switch v := m[k].(type) {
+		switch v := e.value.(type) {
 		case string:
 			if !plainASCII(v) {
 				return nil, false

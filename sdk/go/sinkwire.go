@@ -13,14 +13,12 @@ import (
 func putBytes(b []byte) ([]byte, bool, error) {
 	var put []byte
 	var ok bool
-	for f, err := range pbwire.Fields(b) {
-		if err != nil {
-			return nil, false, err
-		}
-		ok = f.IsBytes(pbwire.SinkRunRequestPut)
-		put = f.Bytes
+	rd := pbwire.NewReader(b)
+	for rd.Next() {
+		ok = rd.Field.IsBytes(pbwire.SinkRunRequestPut)
+		put = rd.Field.Bytes
 	}
-	return put, ok, nil
+	return put, ok, rd.Err()
 }
 
 // decodePut decodes an encoded SinkPut straight into the task's records.
@@ -31,11 +29,9 @@ func putBytes(b []byte) ([]byte, bool, error) {
 func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 	var records [][]byte
 	var schemas []*pb.Schema
-	for f, err := range pbwire.Fields(b) {
-		if err != nil {
-			return nil, err
-		}
-		switch {
+	rd := pbwire.NewReader(b)
+	for rd.Next() {
+		switch f := &rd.Field; {
 		case f.IsBytes(pbwire.SinkPutRecords):
 			records = append(records, f.Bytes)
 		case f.IsBytes(pbwire.SinkPutSchemas):
@@ -45,6 +41,9 @@ func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 			}
 			schemas = append(schemas, ps)
 		}
+	}
+	if err := rd.Err(); err != nil {
+		return nil, err
 	}
 	table, err := codec.fromTable(schemas)
 	if err != nil {
@@ -66,11 +65,9 @@ func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 // previous record's topic, reused when this one's is the same.
 func decodeSinkRecord(codec *schemaCodec, schemas []*Schema, b []byte, r *SinkRecord, topic *string) error {
 	var key, value []byte // encoded Data; nil if absent
-	for f, err := range pbwire.Fields(b) {
-		if err != nil {
-			return err
-		}
-		switch {
+	rd := pbwire.NewReader(b)
+	for rd.Next() {
+		switch f := &rd.Field; {
 		case f.IsBytes(pbwire.SinkRecordTopic):
 			if string(f.Bytes) != *topic {
 				*topic = string(f.Bytes)
@@ -100,7 +97,10 @@ func decodeSinkRecord(codec *schemaCodec, schemas []*Schema, b []byte, r *SinkRe
 			r.Headers = append(r.Headers, Header{Key: h.Key, Schema: hs, Value: hv})
 		}
 	}
-	var err error
+	err := rd.Err()
+	if err != nil {
+		return err
+	}
 	if key != nil {
 		if r.KeySchema, r.Key, err = decodeData(codec, schemas, key); err != nil {
 			return fmt.Errorf("key: %w", err)

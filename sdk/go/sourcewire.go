@@ -52,11 +52,11 @@ func (e *sourceEncoder) encode(b []byte, records []SourceRecord) ([]byte, error)
 			return nil, fmt.Errorf("record %d %w", i, err)
 		}
 		e.rec = rec
-		b = protowire.AppendTag(b, pbwire.SourceRunResponseRecords, protowire.BytesType)
-		b = protowire.AppendBytes(b, rec)
+		b = pbwire.AppendTag(b, pbwire.SourceRunResponseRecords, protowire.BytesType)
+		b = pbwire.AppendBytes(b, rec)
 	}
 	for _, ps := range e.schemas {
-		b = protowire.AppendTag(b, pbwire.SourceRunResponseSchemas, protowire.BytesType)
+		b = pbwire.AppendTag(b, pbwire.SourceRunResponseSchemas, protowire.BytesType)
 		b = pbwire.AppendMessage(b, ps)
 	}
 	return b, nil
@@ -65,8 +65,8 @@ func (e *sourceEncoder) encode(b []byte, records []SourceRecord) ([]byte, error)
 // appendRecord appends r's fields; errors read after "record N".
 func (e *sourceEncoder) appendRecord(b []byte, r *SourceRecord, partition []byte) ([]byte, error) {
 	if len(partition) > 0 {
-		b = protowire.AppendTag(b, pbwire.SourceRecordPartition, protowire.BytesType)
-		b = protowire.AppendBytes(b, partition)
+		b = pbwire.AppendTag(b, pbwire.SourceRecordPartition, protowire.BytesType)
+		b = pbwire.AppendBytes(b, partition)
 	}
 	if r.Offset != nil {
 		off, err := appendJSONMap(e.field[:0], r.Offset)
@@ -74,20 +74,20 @@ func (e *sourceEncoder) appendRecord(b []byte, r *SourceRecord, partition []byte
 			return nil, fmt.Errorf("offset: %w", err)
 		}
 		e.field = off
-		b = protowire.AppendTag(b, pbwire.SourceRecordOffset, protowire.BytesType)
-		b = protowire.AppendBytes(b, off)
+		b = pbwire.AppendTag(b, pbwire.SourceRecordOffset, protowire.BytesType)
+		b = pbwire.AppendBytes(b, off)
 	}
 	if r.Topic != "" {
-		b = protowire.AppendTag(b, pbwire.SourceRecordTopic, protowire.BytesType)
-		b = protowire.AppendString(b, r.Topic)
+		b = pbwire.AppendTag(b, pbwire.SourceRecordTopic, protowire.BytesType)
+		b = pbwire.AppendString(b, r.Topic)
 	}
 	partitionNum := int32(-1) // the producer chooses
 	if r.KafkaPartition != nil {
 		partitionNum = *r.KafkaPartition
 	}
 	if partitionNum != 0 {
-		b = protowire.AppendTag(b, pbwire.SourceRecordKafkaPartition, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(int64(partitionNum))) // int32: sign-extended
+		b = pbwire.AppendTag(b, pbwire.SourceRecordKafkaPartition, protowire.VarintType)
+		b = pbwire.AppendVarint(b, uint64(int64(partitionNum))) // int32: sign-extended
 	}
 	var err error
 	if b, err = e.appendData(b, pbwire.SourceRecordKey, r.KeySchema, r.Key); err != nil {
@@ -98,19 +98,19 @@ func (e *sourceEncoder) appendRecord(b []byte, r *SourceRecord, partition []byte
 	}
 	if !r.Timestamp.IsZero() {
 		if ms := r.Timestamp.UnixMilli(); ms != 0 {
-			b = protowire.AppendTag(b, pbwire.SourceRecordTimestamp, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(ms))
+			b = pbwire.AppendTag(b, pbwire.SourceRecordTimestamp, protowire.VarintType)
+			b = pbwire.AppendVarint(b, uint64(ms))
 		}
 	}
 	for _, h := range r.Headers {
-		hb := protowire.AppendTag(e.field[:0], pbwire.HeaderKey, protowire.BytesType)
-		hb = protowire.AppendString(hb, h.Key)
+		hb := pbwire.AppendTag(e.field[:0], pbwire.HeaderKey, protowire.BytesType)
+		hb = pbwire.AppendString(hb, h.Key)
 		if hb, err = e.appendData(hb, pbwire.HeaderValue, h.Schema, h.Value); err != nil {
 			return nil, fmt.Errorf("header %q: %w", h.Key, err)
 		}
 		e.field = hb
-		b = protowire.AppendTag(b, pbwire.SourceRecordHeaders, protowire.BytesType)
-		b = protowire.AppendBytes(b, hb)
+		b = pbwire.AppendTag(b, pbwire.SourceRecordHeaders, protowire.BytesType)
+		b = pbwire.AppendBytes(b, hb)
 	}
 	return b, nil
 }
@@ -136,21 +136,21 @@ func (e *sourceEncoder) appendData(b []byte, num protowire.Number, s *Schema, v 
 		}
 		size = 1 + protowire.SizeVarint(uint64(ref))
 		if raw, ok := rawValue(s, v); ok {
-			b = protowire.AppendTag(b, num, protowire.BytesType)
-			b = protowire.AppendVarint(b, uint64(size+1+protowire.SizeBytes(len(raw))))
+			b = pbwire.AppendTag(b, num, protowire.BytesType)
+			b = pbwire.AppendVarint(b, uint64(size+1+protowire.SizeBytes(len(raw))))
 			b = appendSchemaRef(b, ref)
-			b = protowire.AppendTag(b, pbwire.DataRaw, protowire.BytesType)
-			return protowire.AppendBytes(b, raw), nil
+			b = pbwire.AppendTag(b, pbwire.DataRaw, protowire.BytesType)
+			return pbwire.AppendBytes(b, raw), nil
 		}
 	}
 	pv, err := e.codec.valueToProto(s, v)
 	if err != nil {
 		return nil, err
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(size+1+protowire.SizeBytes(pv.SizeVT())))
+	b = pbwire.AppendTag(b, num, protowire.BytesType)
+	b = pbwire.AppendVarint(b, uint64(size+1+protowire.SizeBytes(pv.SizeVT())))
 	b = appendSchemaRef(b, ref)
-	b = protowire.AppendTag(b, pbwire.DataValue, protowire.BytesType)
+	b = pbwire.AppendTag(b, pbwire.DataValue, protowire.BytesType)
 	return pbwire.AppendMessage(b, pv), nil
 }
 
@@ -158,6 +158,6 @@ func appendSchemaRef(b []byte, ref uint32) []byte {
 	if ref == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, pbwire.DataSchema, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(ref))
+	b = pbwire.AppendTag(b, pbwire.DataSchema, protowire.VarintType)
+	return pbwire.AppendVarint(b, uint64(ref))
 }

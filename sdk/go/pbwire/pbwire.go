@@ -7,7 +7,6 @@ package pbwire
 
 import (
 	"errors"
-	"iter"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -72,42 +71,91 @@ func (f *Field) IsBytes(num protowire.Number) bool {
 	return f.Num == num && f.Type == protowire.BytesType
 }
 
-// Fields yields the fields of the encoded message b in order. Fields of
-// other wire types than varint and bytes come with neither Varint nor
-// Bytes set; a malformed message ends with ErrMalformed.
-func Fields(b []byte) iter.Seq2[Field, error] {
-	return func(yield func(Field, error) bool) {
-		for len(b) > 0 {
-			f, rest, err := next(b)
-			if !yield(f, err) || err != nil {
-				return
-			}
-			b = rest
-		}
-	}
+// Reader reads an encoded message field by field:
+//
+//	r := pbwire.NewReader(b)
+//	for r.Next() {
+//		switch f := &r.Field; { ... }
+//	}
+//	if err := r.Err(); err != nil { ... }
+type Reader struct {
+	// Field is the field read by the last Next. Fields of other wire types
+	// than varint and bytes come with neither Varint nor Bytes set.
+	Field Field
+	b     []byte
+	err   error
 }
 
-// next reads the first field of b and returns the rest.
-func next(b []byte) (Field, []byte, error) {
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
-		return Field{}, nil, ErrMalformed
+// NewReader returns a Reader of the encoded message b.
+func NewReader(b []byte) Reader { return Reader{b: b} }
+
+// Next reads the next field; it returns false at the end of the message
+// or on an error.
+func (r *Reader) Next() bool {
+	if len(r.b) == 0 || r.err != nil {
+		return false
+	}
+	b := r.b
+	f := &r.Field
+	// One-byte tags and lengths, which are nearly all of them, without a
+	// call: this runs for every field of every record.
+	var n int
+	if b[0] < 0x80 {
+		f.Num, f.Type, n = protowire.Number(b[0]>>3), protowire.Type(b[0]&7), 1
+	} else {
+		f.Num, f.Type, n = protowire.ConsumeTag(b)
+	}
+	if n < 0 || f.Num < protowire.MinValidNumber {
+		return r.fail()
 	}
 	b = b[n:]
-	f := Field{Num: num, Type: typ}
-	switch typ {
+	f.Varint, f.Bytes = 0, nil
+	switch f.Type {
 	case protowire.VarintType:
 		f.Varint, n = protowire.ConsumeVarint(b)
 	case protowire.BytesType:
-		f.Bytes, n = protowire.ConsumeBytes(b)
+		if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+			f.Bytes, n = b[1:1+b[0]:1+b[0]], 1+int(b[0])
+		} else {
+			f.Bytes, n = protowire.ConsumeBytes(b)
+		}
 	default:
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		n = protowire.ConsumeFieldValue(f.Num, f.Type, b)
 	}
 	if n < 0 {
-		return Field{}, nil, ErrMalformed
+		return r.fail()
 	}
-	return f, b[n:], nil
+	r.b = b[n:]
+	return true
 }
+
+func (r *Reader) fail() bool {
+	r.err = ErrMalformed
+	return false
+}
+
+// Err is the error that ended Next, if any.
+func (r *Reader) Err() error { return r.err }
+
+// AppendVarint is protowire.AppendVarint with the one-byte case inlined:
+// tags and most lengths of a record are one byte.
+func AppendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
+}
+
+// AppendTag appends a field's tag.
+func AppendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return AppendVarint(b, protowire.EncodeTag(num, typ))
+}
+
+// AppendBytes appends a length-delimited field's length and contents.
+func AppendBytes(b, v []byte) []byte { return append(AppendVarint(b, uint64(len(v))), v...) }
+
+// AppendString appends a string field's length and contents.
+func AppendString(b []byte, v string) []byte { return append(AppendVarint(b, uint64(len(v))), v...) }
 
 // SizedMessage is a message generated with vtprotobuf.
 type SizedMessage interface {
@@ -118,7 +166,7 @@ type SizedMessage interface {
 // AppendMessage appends m's length and encoding to b.
 func AppendMessage(b []byte, m SizedMessage) []byte {
 	n := m.SizeVT()
-	b = protowire.AppendVarint(b, uint64(n))
+	b = AppendVarint(b, uint64(n))
 	b = append(b, make([]byte, n)...)
 	// Generated messages always fit the size they report.
 	_, _ = m.MarshalToSizedBufferVT(b[len(b)-n:])

@@ -10,7 +10,7 @@ import (
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
-func TestFields(t *testing.T) {
+func TestReader(t *testing.T) {
 	b := protowire.AppendTag(nil, 1, protowire.VarintType)
 	b = protowire.AppendVarint(b, 300)
 	b = protowire.AppendTag(b, 7, protowire.Fixed32Type)
@@ -19,24 +19,22 @@ func TestFields(t *testing.T) {
 	b = protowire.AppendBytes(b, []byte("xy"))
 
 	var got []Field
-	for f, err := range Fields(b) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, f)
+	r := NewReader(b)
+	for r.Next() {
+		got = append(got, r.Field)
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
 	}
 	if len(got) != 3 || !got[0].IsVarint(1) || got[0].Varint != 300 || got[0].IsBytes(1) ||
 		got[1].Num != 7 || got[1].Bytes != nil || !got[2].IsBytes(2) || string(got[2].Bytes) != "xy" {
 		t.Errorf("fields = %+v", got)
 	}
 	for _, bad := range [][]byte{b[:len(b)-1], {0x80}} { // truncated bytes, truncated tag
-		var err error
-		for _, err = range Fields(bad) {
-			if err != nil {
-				break
-			}
+		r := NewReader(bad)
+		for r.Next() {
 		}
-		if !errors.Is(err, ErrMalformed) {
+		if err := r.Err(); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%x: error %v", bad, err)
 		}
 	}
