@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	sdk "github.com/ferry-connect/ferry/sdk/go"
@@ -70,6 +71,33 @@ func TestSourceResumesAndBatches(t *testing.T) {
 	second, _ := s.readLines()
 	if !reflect.DeepEqual(values(first), []string{"two", "three"}) || !reflect.DeepEqual(values(second), []string{"four"}) {
 		t.Errorf("batches = %q, %q", values(first), values(second))
+	}
+}
+
+// Lines share buffers of linesBuffer bytes: lines that do not fit the
+// rest of one, or are longer than one, must come out whole, and stay
+// intact while later lines are read.
+func TestSourceLongLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	var want []string
+	var content []byte
+	for i, n := range []int{40 << 10, 40 << 10, 100 << 10, 3, 0, 70 << 10} {
+		line := strings.Repeat(string(rune('a'+i)), n)
+		want = append(want, line)
+		content = append(append(content, line...), '\n')
+	}
+	os.WriteFile(path, content, 0o644)
+	s := openTestSource(t, path, "2", nil)
+	var got []sdk.SourceRecord
+	for len(got) < len(want) {
+		recs, err := s.readLines()
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("read %d lines, then %v", len(got), err)
+		}
+		got = append(got, recs...)
+	}
+	if !reflect.DeepEqual(values(got), want) {
+		t.Error("lines differ from the file's")
 	}
 }
 
