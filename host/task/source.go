@@ -113,12 +113,18 @@ func (s *Source) Run(ctx context.Context) error {
 
 	// The reader owns Recv; it stops when the stream ends or is cancelled.
 	// Batches come still encoded: the loop decodes them into one reused
-	// sourceBatch.
+	// sourceBatch, and once they are produced (librdkafka copies what it
+	// sends, produce copies the offsets) hands their buffers back.
 	batches := make(chan codec.Raw, 2)
+	free := make(chan codec.Raw, cap(batches)+2)
 	readErr := make(chan error, 1)
 	go func() {
 		for {
 			var msg codec.Raw
+			select {
+			case msg = <-free:
+			default:
+			}
 			if err := stream.RecvMsg(&msg); err != nil {
 				readErr <- err
 				return
@@ -152,6 +158,10 @@ func (s *Source) Run(ctx context.Context) error {
 			if err != nil {
 				cancelStream()
 				return s.finish(err)
+			}
+			select {
+			case free <- msg[:0]:
+			default:
 			}
 		case ds := <-deliveries:
 			if err := s.deliveredAll(ds); err != nil {
@@ -252,7 +262,7 @@ func (s *Source) queue(partition []byte) *partitionQueue {
 	}
 	q := s.pending[string(partition)]
 	if q == nil {
-		q = &partitionQueue{partition: partition}
+		q = &partitionQueue{partition: bytes.Clone(partition)}
 		s.pending[string(partition)] = q
 	}
 	s.lastQueue = q
@@ -263,6 +273,13 @@ func (s *Source) produce(ctx context.Context, batch *sourceBatch) error {
 	s.batches++
 	subs := make([]submitted, len(batch.records)) // one allocation for the batch
 	var headers []kafka.Header                    // reused: Produce copies them
+	// Offsets outlive the batch's buffer, which is reused: they are copied,
+	// all into one allocation.
+	size := 0
+	for i := range batch.records {
+		size += len(batch.records[i].offset)
+	}
+	offsets := make([]byte, 0, size)
 	for i := range batch.records {
 		r := &batch.records[i]
 		key, err := convertData(s.Key, r.topic, batch.schemas, r.keyData())
@@ -290,7 +307,11 @@ func (s *Source) produce(ctx context.Context, batch *sourceBatch) error {
 			return err
 		}
 		sub := &subs[i]
-		sub.offset = r.offset
+		if r.offset != nil {
+			start := len(offsets)
+			offsets = append(offsets, r.offset...)
+			sub.offset = offsets[start:len(offsets):len(offsets)]
+		}
 		if len(r.partition) > 0 {
 			q := s.queue(r.partition)
 			sub.queue = q

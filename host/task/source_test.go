@@ -135,6 +135,36 @@ func TestSourceRejectsBadSchemaReferences(t *testing.T) {
 	}
 }
 
+// A batch's buffer is reused once it is produced: the offsets and source
+// partitions kept for commits must not share it.
+func TestSourceOffsetsOutliveTheirBatch(t *testing.T) {
+	conv, _ := convert.New("StringConverter", nil)
+	prod := &fakeProducer{deliveries: make(chan []kafka.Delivery, 10)}
+	store := memStore{}
+	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
+		pending: map[string]*partitionQueue{}, topics: map[string]*topicState{}}
+	const a = `{"f":"a"}`
+	b, _ := (&pb.SourceRunResponse{Records: []*pb.SourceRecord{record(a, "1", 0), record(a, "2", 0)},
+		Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}}}).MarshalVT()
+	var batch sourceBatch
+	if err := batch.decode(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.produce(context.Background(), &batch); err != nil {
+		t.Fatal(err)
+	}
+	clear(b) // the next message received into the buffer
+	for _, d := range prod.sent {
+		if err := s.delivered(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.commit(nil)
+	if store[a] != "2" {
+		t.Errorf("stored %q, want offset 2 of partition %s", store, a)
+	}
+}
+
 // A batch decodes into the same sourceBatch every time: nothing of an
 // earlier batch may show through.
 func TestSourceBatchDecode(t *testing.T) {

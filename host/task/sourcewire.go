@@ -9,9 +9,8 @@ import (
 
 // sourceBatch is one decoded SourceRunResponse. A task decodes every batch
 // into the same one: decoding into fresh protobuf messages cost two
-// allocations per record. Bytes and strings alias the received message,
-// which is the task's own copy (see sdk/go/codec), so an offset may be
-// kept after its batch.
+// allocations per record. Bytes and strings alias the received message:
+// what must outlive it is copied.
 type sourceBatch struct {
 	records []sourceRecord
 	schemas []*pb.Schema

@@ -52,7 +52,7 @@ func Serve(p Plugin) {
 	go exitWithParent(log)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go gcfloor.Run(ctx, gcFloor, time.Second/4)
+	go gcfloor.Run(ctx, gcFloor)
 	srv := &server{plugin: p, log: log}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake.Config,

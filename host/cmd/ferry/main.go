@@ -61,7 +61,7 @@ func main() {
 			}
 			defer stopProfile()
 		}
-		go gcfloor.Run(ctx, gcFloor, time.Second/4)
+		go gcfloor.Run(ctx, gcFloor)
 		if err := standalone(ctx, log, os.Args[2], os.Args[3:]); err != nil {
 			log.Error("worker failed", "error", err)
 			os.Exit(1)

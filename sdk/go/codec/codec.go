@@ -60,7 +60,8 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Raw receives a message still encoded, for a receiver that decodes it
-// itself (the SDK decodes a sink's batches straight into its records).
+// itself (the SDK decodes a sink's batches straight into its records). A
+// non-nil Raw with room for the message receives it in place.
 type Raw []byte
 
 // Encoded is a message its sender encoded itself (the SDK encodes a
@@ -114,7 +115,14 @@ func (p *Pool) Put(b *[]byte) {
 // owns, which its bytes and strings then share.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if r, ok := v.(*Raw); ok {
-		*r = data.Materialize()
+		// Into the receiver's buffer when it is big enough: a receiver done
+		// with its previous message saves an allocation per message.
+		if n := data.Len(); cap(*r) >= n && *r != nil {
+			*r = (*r)[:n]
+			data.CopyTo(*r)
+		} else {
+			*r = data.Materialize()
+		}
 		return nil
 	}
 	m, ok := v.(vtMessage)

@@ -55,6 +55,19 @@ func TestCodecRaw(t *testing.T) {
 	if !bytes.Equal(raw, wire) {
 		t.Errorf("raw = %x, want %x", []byte(raw), wire)
 	}
+
+	// A buffer with room is reused; one without is replaced.
+	mine := make(Raw, 0, 16)
+	array := &mine[:1][0]
+	in = mem.BufferSlice{mem.SliceBuffer(append([]byte(nil), wire...))}
+	if err := (Codec{}).Unmarshal(in, &mine); err != nil || !bytes.Equal(mine, wire) || &mine[0] != array {
+		t.Errorf("into a buffer with room: %x %v", []byte(mine), err)
+	}
+	small := make(Raw, 0, 1)
+	in = mem.BufferSlice{mem.SliceBuffer(append([]byte(nil), wire...))}
+	if err := (Codec{}).Unmarshal(in, &small); err != nil || !bytes.Equal(small, wire) {
+		t.Errorf("into a small buffer: %x %v", []byte(small), err)
+	}
 }
 
 // An Encoded message goes out as it is, and its buffer comes back to its
