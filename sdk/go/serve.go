@@ -31,7 +31,7 @@ type Plugin struct {
 
 // gcFloor is the heap below which a plugin's garbage collector is held
 // back (see package gcfloor).
-const gcFloor = 8 << 20
+const gcFloor = 12 << 20
 
 // Serve runs the plugin until the host stops it. Call it from main and
 // nothing else: stdout belongs to the plugin protocol, so a plugin must

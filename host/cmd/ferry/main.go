@@ -31,8 +31,9 @@ import (
 
 // gcFloor is the heap below which the worker's garbage collector is held
 // back (see package gcfloor): the worker's live heap is a few MiB of
-// in-flight batches.
-const gcFloor = 16 << 20
+// in-flight batches. Against 16 MiB (and 8 MiB for plugins), 24 MiB took
+// 12% less CPU per record in the sink pipeline for ~20 MiB of memory.
+const gcFloor = 24 << 20
 
 const usage = `usage:
   ferry standalone WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]
