@@ -21,7 +21,7 @@ const defaultPercent = 100
 // The runtime metrics Percent needs: the heap marked live by the last
 // collection, and the stacks and globals it scans. Reading them does not
 // stop the world, unlike ReadMemStats.
-var gcMetrics = []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
+var gcMetrics = [...]string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
 // Run adjusts the GC percent after every collection until ctx ends, then
 // restores Go's default. It does nothing when the GOGC environment variable
@@ -46,7 +46,7 @@ func Run(ctx context.Context, floor uint64) {
 	defer func() { debug.SetGCPercent(defaultPercent) }()
 	for {
 		metrics.Read(samples)
-		var v [3]uint64 // zero where this Go has no such metric
+		var v [len(gcMetrics)]uint64 // zero where this Go has no such metric
 		for i, s := range samples {
 			if s.Value.Kind() == metrics.KindUint64 {
 				v[i] = s.Value.Uint64()
