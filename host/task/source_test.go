@@ -64,15 +64,22 @@ func record(partition, offset string, kp int32) *pb.SourceRecord {
 		Value: &pb.Data{Schema: 1, Raw: []byte("v")}}
 }
 
-// An offset is committed only once its record and every earlier record of
-// the same source partition are acknowledged. Reports come in order per
-// Kafka partition, but a source partition's records may span several.
-func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
+// newTestSource makes a source task with String converters whose producer
+// and offset store the test drives by hand.
+func newTestSource() (*Source, *fakeProducer, memStore) {
 	conv, _ := convert.New("StringConverter", nil)
 	prod := &fakeProducer{deliveries: make(chan []kafka.Delivery, 10)}
 	store := memStore{}
 	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
 		pending: map[string]*partitionQueue{}, topics: map[string]*topicState{}}
+	return s, prod, store
+}
+
+// An offset is committed only once its record and every earlier record of
+// the same source partition are acknowledged. Reports come in order per
+// Kafka partition, but a source partition's records may span several.
+func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
+	s, prod, store := newTestSource()
 	const a, b = `{"f":"a"}`, `{"f":"b"}`
 	batch := batchOf(t, record(a, "1", 0), record(b, "1", 1), record(a, "2", 1), record(a, "3", 0))
 	if err := s.produce(context.Background(), batch); err != nil {
@@ -138,11 +145,7 @@ func TestSourceRejectsBadSchemaReferences(t *testing.T) {
 // A batch's buffer is reused once it is produced: the offsets and source
 // partitions kept for commits must not share it.
 func TestSourceOffsetsOutliveTheirBatch(t *testing.T) {
-	conv, _ := convert.New("StringConverter", nil)
-	prod := &fakeProducer{deliveries: make(chan []kafka.Delivery, 10)}
-	store := memStore{}
-	s := &Source{Connector: "c", Producer: prod, Offsets: store, Key: conv, Value: conv, Header: conv, Log: hclog.NewNullLogger(),
-		pending: map[string]*partitionQueue{}, topics: map[string]*topicState{}}
+	s, prod, store := newTestSource()
 	const a = `{"f":"a"}`
 	b, _ := (&pb.SourceRunResponse{Records: []*pb.SourceRecord{record(a, "1", 0), record(a, "2", 0)},
 		Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_STRING}}}).MarshalVT()

@@ -15,13 +15,14 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the fallback codec
 	"google.golang.org/grpc/mem"
+
+	"github.com/ferry-connect/ferry/sdk/go/pbwire"
 )
 
 // vtMessage is what protoc-gen-go-vtproto generates (features marshal,
 // unmarshal_unsafe and size).
 type vtMessage interface {
-	SizeVT() int
-	MarshalToSizedBufferVT(dAtA []byte) (int, error)
+	pbwire.SizedMessage
 	UnmarshalVTUnsafe(dAtA []byte) error
 }
 
