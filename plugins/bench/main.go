@@ -51,6 +51,9 @@ type source struct {
 	batch     int
 	value     []byte
 	partition map[string]any
+	// The SDK is done with a poll's records when Poll is next called:
+	// they and their offset maps are reused.
+	records []sdk.SourceRecord
 }
 
 func openSource(_ context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.SourceTask, error) {
@@ -73,16 +76,19 @@ func (s *source) Poll(ctx context.Context) ([]sdk.SourceRecord, error) {
 		return nil, ctx.Err()
 	}
 	n := min(int64(s.batch), s.end-s.next)
-	out := make([]sdk.SourceRecord, n)
-	for i := range out {
-		s.next++
-		out[i] = sdk.SourceRecord{
+	for int64(len(s.records)) < n {
+		s.records = append(s.records, sdk.SourceRecord{
 			Partition:   s.partition,
-			Offset:      map[string]any{"next": s.next},
+			Offset:      map[string]any{},
 			Topic:       s.topic,
 			ValueSchema: sdk.BytesSchema,
 			Value:       s.value,
-		}
+		})
+	}
+	out := s.records[:n]
+	for i := range out {
+		s.next++
+		out[i].Offset["next"] = s.next
 	}
 	return out, nil
 }

@@ -42,6 +42,10 @@ type SourceTask interface {
 	// It may return no records. On ctx cancellation it returns ctx.Err().
 	// Wrap a transient failure with Retryable; any other error fails the
 	// task.
+	//
+	// The SDK is done with the records, and with everything they refer to
+	// (offset maps, values, the slice itself), by the time it calls Poll
+	// again: a busy task may reuse them then instead of allocating anew.
 	Poll(ctx context.Context) ([]SourceRecord, error)
 	// Close releases the task's resources; it is called once.
 	Close() error
