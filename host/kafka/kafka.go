@@ -58,13 +58,16 @@ func configMap(base map[string]string, overrides map[string]string) *ck.ConfigMa
 	return &m
 }
 
-// Delivery reports the outcome of one produced record. Reports for one
-// partition arrive in the order its records were produced (the producer is
-// idempotent), which is how callers match them to their records: a
-// per-record opaque costs the Go client a map entry per message.
+// Delivery reports the outcome of Count consecutive records of one
+// partition. Reports for a partition arrive in the order its records were
+// produced (the producer is idempotent), which is how callers match them
+// to their records: a per-record opaque costs the Go client a map entry per
+// message. Successes that arrive together are reported together; a failure
+// is reported alone, with Count 1.
 type Delivery struct {
 	Topic     string
 	Partition int32
+	Count     int
 	Err       error
 }
 
@@ -81,7 +84,7 @@ type Producer struct {
 	topic string
 }
 
-// maxDeliveryBatch bounds the reports handed over at once.
+// maxDeliveryBatch bounds the records whose reports are handed over at once.
 const maxDeliveryBatch = 4096
 
 // NewProducer makes a producer. Ferry forces acks=all and idempotence, so
@@ -114,9 +117,10 @@ func NewProducer(bootstrap, clientID string, overrides map[string]string) (*Prod
 }
 
 // drain turns librdkafka's delivery events into batches of Deliveries:
-// every report ready at the time, so a busy producer wakes its reader once
-// per batch rather than once per record. It ends when Close closes the
-// producer's event channel.
+// every report ready at the time, a partition's consecutive successes
+// counted as one, so a busy producer wakes its reader once per batch rather
+// than once per record. It ends when Close closes the producer's event
+// channel.
 func (pr *Producer) drain() {
 	defer close(pr.done)
 	defer close(pr.deliveries)
@@ -124,7 +128,7 @@ func (pr *Producer) drain() {
 	for ev := range events {
 		batch := appendDelivery(nil, ev)
 	more:
-		for len(batch) < maxDeliveryBatch {
+		for range maxDeliveryBatch - 1 {
 			select {
 			case ev, ok := <-events:
 				if !ok {
@@ -146,7 +150,14 @@ func appendDelivery(batch []Delivery, ev ck.Event) []Delivery {
 	if !ok {
 		return batch
 	}
-	return append(batch, Delivery{Topic: *m.TopicPartition.Topic, Partition: m.TopicPartition.Partition, Err: m.TopicPartition.Error})
+	tp := m.TopicPartition
+	if n := len(batch); n > 0 && tp.Error == nil {
+		if last := &batch[n-1]; last.Err == nil && last.Partition == tp.Partition && last.Topic == *tp.Topic {
+			last.Count++
+			return batch
+		}
+	}
+	return append(batch, Delivery{Topic: *tp.Topic, Partition: tp.Partition, Count: 1, Err: tp.Error})
 }
 
 // Deliveries returns the channel of delivery reports, in batches of those

@@ -69,7 +69,7 @@ type Source struct {
 type topicState struct {
 	name       string
 	partitions int32
-	sent       [][]*submitted
+	sent       []fifo[*submitted]
 }
 
 // submitted is one produced record awaiting its delivery report.
@@ -83,8 +83,20 @@ type submitted struct {
 // its committable offset is the last of its fully acknowledged prefix.
 type partitionQueue struct {
 	partition []byte
-	records   []*submitted
+	records   fifo[*submitted]
 	committed []byte // latest committable offset not yet stored
+}
+
+// advance moves the queue's committable offset over its acknowledged
+// prefix.
+func (q *partitionQueue) advance() {
+	recs := q.records.front(q.records.len())
+	n := 0
+	for n < len(recs) && recs[n].acked {
+		q.committed = recs[n].offset
+		n++
+	}
+	q.records.pop(n)
 }
 
 // ErrStopped is returned by Run when the plugin ended the stream itself.
@@ -230,7 +242,7 @@ func (s *Source) topic(ctx context.Context, name string) (*topicState, error) {
 		if err != nil {
 			return nil, err
 		}
-		t = &topicState{name: name, partitions: n, sent: make([][]*submitted, n)}
+		t = &topicState{name: name, partitions: n, sent: make([]fifo[*submitted], n)}
 		s.topics[name] = t
 	}
 	s.lastTopic = t
@@ -315,7 +327,7 @@ func (s *Source) produce(ctx context.Context, batch *sourceBatch) error {
 		if len(r.partition) > 0 {
 			q := s.queue(r.partition)
 			sub.queue = q
-			q.records = append(q.records, sub)
+			q.records.push(sub)
 		}
 		var ts time.Time
 		if r.timestampMs > 0 {
@@ -334,7 +346,7 @@ func (s *Source) produce(ctx context.Context, batch *sourceBatch) error {
 		if err != nil {
 			return err
 		}
-		t.sent[part] = append(t.sent[part], sub)
+		t.sent[part].push(sub)
 		s.inFlight++
 	}
 	return nil
@@ -351,35 +363,36 @@ func (s *Source) deliveredAll(ds []kafka.Delivery) error {
 	return nil
 }
 
-// delivered matches a delivery report to the oldest record in flight on its
-// partition.
+// delivered matches a delivery report to the oldest records in flight on
+// its partition.
 func (s *Source) delivered(d kafka.Delivery) error {
 	t := s.lastTopic
 	if t == nil || t.name != d.Topic {
 		t = s.topics[d.Topic]
 	}
-	if t == nil || d.Partition < 0 || d.Partition >= t.partitions || len(t.sent[d.Partition]) == 0 {
-		return fmt.Errorf("delivery report for %s-%d with no record in flight there", d.Topic, d.Partition)
+	if t == nil || d.Partition < 0 || d.Partition >= t.partitions || d.Count < 1 || d.Count > t.sent[d.Partition].len() {
+		return fmt.Errorf("delivery report for %d records of %s-%d, more than are in flight there", d.Count, d.Topic, d.Partition)
 	}
-	q := t.sent[d.Partition]
-	sub := q[0]
-	q[0] = nil // the queue's array outlives the record
-	t.sent[d.Partition] = q[1:]
-	s.inFlight--
+	sent := &t.sent[d.Partition]
+	defer sent.pop(d.Count)
+	s.inFlight -= d.Count
 	if d.Err != nil {
 		return fmt.Errorf("deliver record to %s-%d: %w", d.Topic, d.Partition, d.Err)
 	}
-	sub.acked = true
-	if q := sub.queue; q != nil {
-		n := 0
-		for n < len(q.records) && q.records[n].acked {
-			q.committed = q.records[n].offset
-			n++
+	// A report's records nearly always share a source partition, whose
+	// queue then advances once.
+	var q *partitionQueue
+	for _, sub := range sent.front(d.Count) {
+		sub.acked = true
+		if sub.queue != q {
+			if q != nil {
+				q.advance()
+			}
+			q = sub.queue
 		}
-		if n > 0 {
-			clear(q.records[:n])
-			q.records = q.records[n:]
-		}
+	}
+	if q != nil {
+		q.advance()
 	}
 	return nil
 }
@@ -405,7 +418,7 @@ func (s *Source) commit(stream pb.SourceTaskService_RunClient) error {
 	// Stored: forget them, and the partitions with nothing in flight.
 	for k, q := range s.pending {
 		q.committed = nil
-		if len(q.records) == 0 {
+		if q.records.len() == 0 {
 			delete(s.pending, k)
 			if q == s.lastQueue {
 				s.lastQueue = nil

@@ -21,7 +21,7 @@ type fakeProducer struct {
 }
 
 func (f *fakeProducer) Produce(topic string, partition int32, _, _ []byte, _ []kafka.Header, _ time.Time) error {
-	f.sent = append(f.sent, kafka.Delivery{Topic: topic, Partition: partition})
+	f.sent = append(f.sent, kafka.Delivery{Topic: topic, Partition: partition, Count: 1})
 	return nil
 }
 func (f *fakeProducer) Deliveries() <-chan []kafka.Delivery       { return f.deliveries }
@@ -114,12 +114,33 @@ func TestSourceCommitsAckedPrefixOnly(t *testing.T) {
 	if err := s.delivered(failed); err == nil {
 		t.Fatal("failed delivery did not fail the task")
 	}
-	if err := s.delivered(kafka.Delivery{Topic: "t", Partition: 1}); err == nil {
+	if err := s.delivered(kafka.Delivery{Topic: "t", Partition: 1, Count: 1}); err == nil {
 		t.Error("a report with nothing in flight was accepted")
 	}
 	s.commit(nil)
 	if store[a] != "3" {
 		t.Errorf("failed record's offset stored: %v", store)
+	}
+}
+
+// One report covers a run of a partition's records, which may belong to
+// several source partitions; it may not cover more than are in flight.
+func TestSourceReportForManyRecords(t *testing.T) {
+	s, _, store := newTestSource()
+	const a, b = `{"f":"a"}`, `{"f":"b"}`
+	batch := batchOf(t, record(a, "1", 0), record(b, "1", 0), record(a, "2", 0), record(b, "2", 1))
+	if err := s.produce(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.delivered(kafka.Delivery{Topic: "t", Partition: 0, Count: 4}); err == nil {
+		t.Fatal("a report for 4 records of a partition with 3 in flight was accepted")
+	}
+	if err := s.delivered(kafka.Delivery{Topic: "t", Partition: 0, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	s.commit(nil)
+	if store[a] != "2" || store[b] != "1" || s.inFlight != 1 {
+		t.Errorf("stored %v with %d in flight, want a=2 b=1 and 1", store, s.inFlight)
 	}
 }
 

@@ -277,14 +277,17 @@ func ceilingProduce(o options, topic string, size int) (result, error) {
 	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed, Usage: usage{CPU: used}}, nil
 }
 
-// acks counts a batch of delivery reports, or returns its first failure.
+// acks counts the records a batch of delivery reports covers, or returns
+// its first failure.
 func acks(ds []kafka.Delivery) (int, error) {
+	n := 0
 	for _, d := range ds {
 		if d.Err != nil {
 			return 0, d.Err
 		}
+		n += d.Count
 	}
-	return len(ds), nil
+	return n, nil
 }
 
 // ceilingConsume reads back a topic ceilingProduce wrote, with Ferry's
