@@ -64,7 +64,9 @@ func (s *sourceStream) Recv() (*pb.SourceRunRequest, error) {
 	return nil, io.EOF
 }
 
-func (s *sourceStream) Send(*pb.SourceRunResponse) error { return fmt.Errorf("batches go through SendMsg") }
+func (s *sourceStream) Send(*pb.SourceRunResponse) error {
+	return fmt.Errorf("batches go through SendMsg")
+}
 
 func (s *sourceStream) SendMsg(m any) error {
 	e, ok := m.(codec.Encoded)
