@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/kafka"
 )
@@ -29,6 +31,7 @@ type options struct {
 	work      string
 	flushMS   int
 	only      map[string]bool // measurement groups to run; empty runs all
+	prefix    string          // of every topic this run writes, deleted at its end
 }
 
 // wants says whether the measurement group runs (the ceiling always does:
@@ -65,6 +68,7 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(work)
 	o.work = work
+	o.prefix = fmt.Sprintf("bench-%d-", time.Now().UnixNano()%1e6)
 	o.brokerDoc = "Apache Kafka at " + o.bootstrap
 	if o.bootstrap == "" {
 		b, err := broker.Start(filepath.Join(work, "broker"), 0)
@@ -74,22 +78,25 @@ func run(o options) error {
 		defer b.Close()
 		o.bootstrap = b.Addr()
 		o.brokerDoc = "embedded broker (kfake, in the harness process)"
+	} else {
+		// A long-lived broker would keep every run's gigabytes.
+		defer deleteTopics(o)
 	}
 	var rep report
 	rep.opts = o
 	// Warm the broker up (a JVM's JIT, the page cache) before anything counts.
 	warm := o
 	warm.records = min(o.records, 200_000)
-	if _, err := ceilingProduce(warm, "bench-warm-up", 100); err != nil {
+	if _, err := ceilingProduce(warm, o.topic("warm-up", 100, 0), 100); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	for _, size := range []int{100, 1024} {
-		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, ceilingTopic(size, i), size) })
+		p, err := medianOf(o.runs, func(i int) (result, error) { return ceilingProduce(o, o.ceilingTopic(size, i), size) })
 		if err != nil {
 			return fmt.Errorf("ceiling produce: %w", err)
 		}
 		rep.add(fmt.Sprintf("librdkafka produce, %d B", size), p)
-		c, err := medianOf(o.runs, func(i int) (result, error) { return ceilingConsume(o, ceilingTopic(size, i), size) })
+		c, err := medianOf(o.runs, func(i int) (result, error) { return ceilingConsume(o, o.ceilingTopic(size, i), size) })
 		if err != nil {
 			return fmt.Errorf("ceiling consume: %w", err)
 		}
@@ -100,7 +107,7 @@ func run(o options) error {
 	// whole benchmark does not move it.
 	if o.wants("source") {
 		c, src, ratios, err := pairs(o.runs,
-			func(i int) (result, error) { return ceilingProduce(o, topicName("paired", 100, i), 100) },
+			func(i int) (result, error) { return ceilingProduce(o, o.topic("paired", 100, i), 100) },
 			func(i int) (result, error) { return sourcePipeline(o, byteArray, 100, i) })
 		if err != nil {
 			return fmt.Errorf("source pipeline: %w", err)
@@ -111,9 +118,9 @@ func run(o options) error {
 	}
 	if o.wants("sink") {
 		sink := func(toFile bool) func(int) (result, error) {
-			return func(i int) (result, error) { return sinkPipeline(o, byteArray, ceilingTopic(100, i), 100, toFile) }
+			return func(i int) (result, error) { return sinkPipeline(o, byteArray, o.ceilingTopic(100, i), 100, toFile) }
 		}
-		c, snk, ratios, err := pairs(o.runs, func(i int) (result, error) { return ceilingConsume(o, ceilingTopic(100, i), 100) }, sink(false))
+		c, snk, ratios, err := pairs(o.runs, func(i int) (result, error) { return ceilingConsume(o, o.ceilingTopic(100, i), 100) }, sink(false))
 		if err != nil {
 			return fmt.Errorf("sink pipeline: %w", err)
 		}
@@ -225,10 +232,52 @@ func median(rs []result) result {
 
 // ceilingTopic is the topic the ceiling run writes for size and run, which
 // the consume ceiling and the sink pipeline read back.
-func ceilingTopic(size, run int) string { return fmt.Sprintf("bench-ceiling-%d-%d", size, run) }
+func (o options) ceilingTopic(size, run int) string {
+	return fmt.Sprintf("%sceiling-%d-%d", o.prefix, size, run)
+}
 
-func topicName(kind string, size, run int) string {
-	return fmt.Sprintf("bench-%s-%d-%d-%d", kind, size, run, time.Now().UnixNano()%1e6)
+// deleteTopics deletes the topics this run wrote; a failure is only
+// reported.
+func deleteTopics(o options) {
+	admin, err := ck.NewAdminClient(&ck.ConfigMap{"bootstrap.servers": o.bootstrap})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: delete topics:", err)
+		return
+	}
+	defer admin.Close()
+	md, err := admin.GetMetadata(nil, true, 10_000)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: delete topics:", err)
+		return
+	}
+	var topics []string
+	for name := range md.Topics {
+		if strings.HasPrefix(name, o.prefix) {
+			topics = append(topics, name)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := admin.DeleteTopics(ctx, topics)
+	if err == nil {
+		for _, r := range res {
+			if r.Error.Code() != ck.ErrNoError {
+				err = r.Error
+				break
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: delete topics %s*: %v\n", o.prefix, err)
+	}
+}
+
+// topic names a new topic for a measurement.
+func (o options) topic(kind string, size, run int) string {
+	return fmt.Sprintf("%s%s-%d-%d-%d", o.prefix, kind, size, run, time.Now().UnixNano()%1e6)
 }
 
 // ceilingProduce produces records with Ferry's own producer settings and

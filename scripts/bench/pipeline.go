@@ -67,7 +67,7 @@ func connectRunner(o options, dir, worker string, connectors ...string) (*exec.C
 // fileToFile runs input through a worker's FileStreamSource → topic →
 // FileStreamSink.
 func fileToFile(o options, start runner, conv converter, input string, lineBytes int64, run int) (result, error) {
-	topic := topicName("file", 100, run)
+	topic := o.topic("file", 100, run)
 	if err := createTopic(o, topic); err != nil {
 		return result{}, err
 	}
@@ -94,7 +94,7 @@ var nextOffset = regexp.MustCompile(`"next":\s*(\d+)`)
 // sourcePipeline runs BenchSource → converter → Kafka and counts the
 // records whose offsets are committed.
 func sourcePipeline(o options, conv converter, size, run int) (result, error) {
-	topic := topicName("source", size, run)
+	topic := o.topic("source", size, run)
 	if err := createTopic(o, topic); err != nil {
 		return result{}, err
 	}
