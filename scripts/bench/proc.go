@@ -12,6 +12,7 @@ import (
 // and the peak of its summed resident set.
 type usage struct {
 	CPU     float64 // seconds
+	RootCPU float64 // the root process's share of CPU (Ferry: the worker's)
 	PeakRSS int64   // bytes
 }
 
@@ -84,8 +85,11 @@ func (s *sampler) finish() usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := usage{PeakRSS: s.peak}
-	for _, c := range s.cpu {
+	for pid, c := range s.cpu {
 		u.CPU += c
+		if pid == s.root {
+			u.RootCPU = c
+		}
 	}
 	return u
 }

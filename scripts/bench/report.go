@@ -54,10 +54,10 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- machine: %d cores (%s), %s\n- broker: %s\n- Ferry built with %s; librdkafka %s\n- Kafka Connect: %s, %s\n\n",
 		runtime.NumCPU(), runtime.GOARCH, firstLine("uname", "-sr"), r.opts.brokerDoc, runtime.Version(), kafka.LibraryVersion(),
 		filepath.Base(filepath.Dir(r.opts.connect)), firstLine("java", "-version"))
-	b.WriteString("| measurement | records/s | MB/s | wall s | CPU s | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| measurement | records/s | MB/s | wall s | CPU s | of which plugins | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.rows {
 		res := row.r
-		mbs, wall, cpu, rss := "", "", "", ""
+		mbs, wall, cpu, plugins, rss := "", "", "", "", ""
 		if res.Bytes > 0 {
 			mbs = fmt.Sprintf("%.1f", float64(res.Bytes)/res.Elapsed.Seconds()/1e6)
 		}
@@ -67,8 +67,11 @@ func (r *report) markdown() string {
 		if res.Wall > 0 {
 			wall = fmt.Sprintf("%.2f", res.Wall.Seconds())
 			rss = fmt.Sprintf("%.0f", float64(res.Usage.PeakRSS)/(1<<20))
+			if res.Usage.CPU > res.Usage.RootCPU {
+				plugins = fmt.Sprintf("%.2f", res.Usage.CPU-res.Usage.RootCPU)
+			}
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s |\n", row.name, res.rate(), mbs, wall, cpu, rss)
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s |\n", row.name, res.rate(), mbs, wall, cpu, plugins, rss)
 	}
 	if len(r.ratios) > 0 {
 		b.WriteString("\nTargets (issue 4), each the median of the ratios of runs made back to back:\n\n| ratio | median | range | target | |\n|---|---:|---:|---:|---|\n")
@@ -90,7 +93,7 @@ How to read it:
   and plugin discovery).
 - *CPU s* and *peak RSS* cover the worker's whole process tree (Ferry: worker plus plugin processes;
   Kafka Connect: its JVM, default heap settings), sampled every 50 ms from /proc. The broker is not
-  included.
+  included. *of which plugins* is the plugin processes' share of *CPU s*; the rest is the worker's.
 - The ceiling rows use Ferry's own producer and consumer settings (host/kafka) with no plugin and no
   conversion; their *CPU s* is the harness process's own (Go and librdkafka threads) over the run.
 - A target's ratio is taken run by run: each pipeline run (or Ferry file → file run) is made back to
