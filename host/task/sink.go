@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-connect/ferry/host/convert"
 	"github.com/ferry-connect/ferry/host/kafka"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 // Consumer is the Kafka side of a sink task.
@@ -219,6 +220,9 @@ type outgoing struct {
 // so nothing later (a flush above all) reaches the plugin.
 func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
 	batch := &sinkBatch{refs: map[*pb.Schema]uint32{}}
+	// Puts are encoded into buffers of their own pool: gRPC's zeroes each
+	// one and loses them at every collection.
+	bufs := &codec.Pool{}
 	for o := range s.out {
 		req := o.req
 		if req == nil {
@@ -228,7 +232,12 @@ func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
 			}
 			req = &pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: &batch.put}}
 		}
-		if err := stream.Send(req); err != nil {
+		msg, err := bufs.Encode(req)
+		if err != nil {
+			s.sendErr = fmt.Errorf("encode put: %w", err)
+			break
+		}
+		if err := stream.SendMsg(msg); err != nil {
 			s.sendErr = s.pluginErr(s.streamErr(err))
 			break
 		}

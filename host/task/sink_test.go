@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-connect/ferry/host/convert"
 	"github.com/ferry-connect/ferry/host/kafka"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 // scriptConsumer returns what its steps make, one step a Poll, then nothing.
@@ -48,6 +49,20 @@ type fakeSinkStream struct {
 	mu      sync.Mutex
 	got     []string
 	flushed chan<- *pb.SinkFlushed
+}
+
+// SendMsg takes messages as the sink sends them, encoded.
+func (f *fakeSinkStream) SendMsg(m any) error {
+	e, ok := m.(codec.Encoded)
+	if !ok {
+		return fmt.Errorf("sent %T, not an encoded message", m)
+	}
+	defer e.Pool.Put(e.Buf)
+	var req pb.SinkRunRequest
+	if err := req.UnmarshalVT(*e.Buf); err != nil {
+		return err
+	}
+	return f.Send(&req)
 }
 
 func (f *fakeSinkStream) Send(m *pb.SinkRunRequest) error {

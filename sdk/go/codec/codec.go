@@ -102,6 +102,17 @@ func (p *Pool) Get(n int) *[]byte {
 	return &b
 }
 
+// Encode marshals m into a buffer of the pool, for a sender that sends
+// many large messages (the worker's sink puts).
+func (p *Pool) Encode(m pbwire.SizedMessage) (Encoded, error) {
+	buf := p.Get(m.SizeVT())
+	if _, err := m.MarshalToSizedBufferVT(*buf); err != nil {
+		p.Put(buf)
+		return Encoded{}, err
+	}
+	return Encoded{Buf: buf, Pool: p}, nil
+}
+
 // Put returns a buffer to the pool.
 func (p *Pool) Put(b *[]byte) {
 	p.mu.Lock()
