@@ -87,6 +87,10 @@ func (s *sink) Put(_ context.Context, records []sdk.SinkRecord) error {
 	return nil
 }
 
+// ReusesRecords lets the SDK reuse records between puts: Put copies each
+// value into the file's buffer.
+func (s *sink) ReusesRecords() {}
+
 func (s *sink) Flush(context.Context) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("flush %s: %w", s.name, err)

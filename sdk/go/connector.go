@@ -163,6 +163,16 @@ type SinkTask interface {
 	Close() error
 }
 
+// SinkRecordsReuser is implemented by sink tasks that keep nothing of a
+// put's records once Put returns: they write or copy what they need, and
+// buffer nothing else. The SDK then decodes every put into the same
+// records and the same receive buffer instead of allocating both anew
+// (hundreds of KiB per put). A task that keeps records, or values, past
+// Put must not implement it.
+type SinkRecordsReuser interface {
+	ReusesRecords()
+}
+
 // SinkRecord is one record delivered to a sink task.
 type SinkRecord struct {
 	Topic       string

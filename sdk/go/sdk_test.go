@@ -130,6 +130,12 @@ func TestSourceEncoder(t *testing.T) {
 // SDK does.
 func decodeTestPut(t *testing.T, put *pb.SinkPut) []SinkRecord {
 	t.Helper()
+	return decodeTestPutInto(t, put, nil)
+}
+
+// decodeTestPutInto decodes put into reuse, as for a SinkRecordsReuser.
+func decodeTestPutInto(t *testing.T, put *pb.SinkPut, reuse []SinkRecord) []SinkRecord {
+	t.Helper()
 	b, err := (&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: put}}).MarshalVT()
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +144,7 @@ func decodeTestPut(t *testing.T, put *pb.SinkPut) []SinkRecord {
 	if err != nil || !ok {
 		t.Fatalf("putBytes = %v %v", ok, err)
 	}
-	records, err := decodePut(newSchemaCodec(), p)
+	records, err := decodePut(newSchemaCodec(), p, reuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +173,11 @@ func TestDecodePut(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("decoded\n%+v\nwant\n%+v", got, want)
 	}
+	// Decoded into the same records, a put leaves nothing of the last.
+	again := decodeTestPutInto(t, &pb.SinkPut{Records: []*pb.SinkRecord{{Topic: "c", KafkaOffset: 7}}}, got)
+	if want := []SinkRecord{{Topic: "c", Offset: 7}}; !reflect.DeepEqual(again, want) || &again[0] != &got[0] {
+		t.Errorf("decoded into the last put's records\n%+v\nwant\n%+v, in the same array", again, want)
+	}
 
 	flush, _ := (&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: &pb.SinkFlush{Id: 1}}}).MarshalVT()
 	if _, ok, err := putBytes(flush); ok || err != nil {
@@ -177,11 +188,11 @@ func TestDecodePut(t *testing.T) {
 		"truncated":  good[:len(good)-1],
 		"bad schema": good, // refers to schema 1 of none
 	} {
-		if _, err := decodePut(newSchemaCodec(), b); err == nil {
+		if _, err := decodePut(newSchemaCodec(), b, nil); err == nil {
 			t.Errorf("%s put accepted", name)
 		}
 	}
-	if _, err := decodePut(newSchemaCodec(), good); err == nil || !strings.Contains(err.Error(), "record t-0@0: value: schema 1") {
+	if _, err := decodePut(newSchemaCodec(), good, nil); err == nil || !strings.Contains(err.Error(), "record t-0@0: value: schema 1") {
 		t.Errorf("error = %v, want one naming the record", err)
 	}
 }

@@ -52,10 +52,18 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 	}()
 
 	schemas := newSchemaCodec()
+	_, reuse := task.(SinkRecordsReuser)
+	var raw codec.Raw
+	var records []SinkRecord
 	for {
 		// Puts are decoded from the wire straight into records; the rest
-		// as messages.
-		var raw codec.Raw
+		// as messages. Records share the received bytes, so unless the
+		// task lets them be reused each message gets a buffer of its own.
+		if reuse {
+			raw = raw[:0]
+		} else {
+			raw, records = nil, nil
+		}
 		if err := stream.RecvMsg(&raw); err != nil {
 			return taskStatus(ctx, err)
 		}
@@ -64,8 +72,7 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 			return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
 		}
 		if isPut {
-			records, err := decodePut(schemas, put)
-			if err != nil {
+			if records, err = decodePut(schemas, put, records); err != nil {
 				return status.Errorf(codes.InvalidArgument, "task %d: put: %v", open.TaskId, err)
 			}
 			if err := task.Put(ctx, records); err != nil {

@@ -26,7 +26,7 @@ func putBytes(b []byte) ([]byte, bool, error) {
 // messages first, then into SinkRecords, cost the plugin more than
 // everything else it does with a record. Only structured values and
 // headers still go through protobuf messages.
-func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
+func decodePut(codec *schemaCodec, b []byte, reuse []SinkRecord) ([]SinkRecord, error) {
 	var records [][]byte
 	var schemas []*pb.Schema
 	rd := pbwire.NewReader(b)
@@ -49,8 +49,15 @@ func decodePut(codec *schemaCodec, b []byte) ([]SinkRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A fresh slice per put: the task may keep the records.
-	out := make([]SinkRecord, len(records))
+	// A fresh slice per put unless the task lets its records be reused
+	// (then reuse holds the previous put's).
+	out := reuse[:0]
+	if cap(out) >= len(records) {
+		out = out[:len(records)]
+		clear(out)
+	} else {
+		out = make([]SinkRecord, len(records))
+	}
 	var topic string // records nearly always share one: one string for all
 	for i, rb := range records {
 		r := &out[i]

@@ -42,7 +42,7 @@ func BenchmarkDecodePut(b *testing.B) {
 	codec := newSchemaCodec()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodePut(codec, raw); err != nil {
+		if _, err := decodePut(codec, raw, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
