@@ -234,7 +234,7 @@ func (s *Sink) sender(stream pb.SinkTaskService_RunClient) {
 		}
 		msg, err := bufs.Encode(req)
 		if err != nil {
-			s.sendErr = fmt.Errorf("encode put: %w", err)
+			s.sendErr = fmt.Errorf("encode message to the sink plugin: %w", err)
 			break
 		}
 		if err := stream.SendMsg(msg); err != nil {

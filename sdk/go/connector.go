@@ -167,8 +167,8 @@ type SinkTask interface {
 // put's records once Put returns: they write or copy what they need, and
 // buffer nothing else. The SDK then decodes every put into the same
 // records and the same receive buffer instead of allocating both anew
-// (hundreds of KiB per put). A task that keeps records, or values, past
-// Put must not implement it.
+// (hundreds of KiB per put). A task that keeps records, or anything they
+// refer to (keys, values, headers), past Put must not implement it.
 type SinkRecordsReuser interface {
 	ReusesRecords()
 }
