@@ -80,8 +80,10 @@ func (s *sinkServer) Run(stream pb.SinkTaskService_RunServer) error {
 			}
 			continue
 		}
+		// Copied out: the task may keep what these hand it (assigned
+		// partitions), and raw may be reused for the next message.
 		msg := &pb.SinkRunRequest{}
-		if err := msg.UnmarshalVTUnsafe(raw); err != nil {
+		if err := msg.UnmarshalVT(raw); err != nil {
 			return status.Errorf(codes.InvalidArgument, "task %d: %v", open.TaskId, err)
 		}
 		switch m := msg.Msg.(type) {
