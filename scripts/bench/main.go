@@ -18,7 +18,11 @@ import (
 
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/kafka"
+	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
 )
+
+// gcFloor is the worker's GC floor (host/cmd/ferry).
+const gcFloor = 24 << 20
 
 type options struct {
 	records   int
@@ -82,6 +86,12 @@ func run(o options) error {
 		// A long-lived broker would keep every run's gigabytes.
 		defer deleteTopics(o)
 	}
+	// The ceiling's clients run under the worker's GC floor too: with Go's
+	// default GC, collections take a share of its CPU that the worker
+	// does not pay.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go gcfloor.Run(ctx, gcFloor)
 	var rep report
 	rep.opts = o
 	// Warm the broker up (a JVM's JIT, the page cache) before anything counts.
@@ -115,6 +125,15 @@ func run(o options) error {
 		rep.add("librdkafka produce, 100 B (paired with the source pipeline)", c)
 		rep.add("Ferry source: BenchSource → ByteArrayConverter → Kafka, 100 B", src)
 		rep.ratio("source pipeline / raw produce (100 B, ByteArray)", ratios, 0.8)
+		c, bound, ratios, err := pairs(o.runs,
+			func(i int) (result, error) { return ceilingProduce(o, o.topic("paired-bound", 100, i), 100) },
+			func(i int) (result, error) { return sourceBound(o, o.topic("bound", 100, i), 100) })
+		if err != nil {
+			return fmt.Errorf("source bound: %w", err)
+		}
+		rep.add("librdkafka produce, 100 B (paired with the source bound)", c)
+		rep.add("source bound: BenchSource → plugin boundary → raw produce (no decoding, conversion or offsets), 100 B", bound)
+		rep.ratio("source bound / raw produce (100 B): the most a source worker could reach here", ratios, 0)
 	}
 	if o.wants("sink") {
 		sink := func(toFile bool) func(int) (result, error) {
@@ -283,6 +302,13 @@ func (o options) topic(kind string, size, run int) string {
 // ceilingProduce produces records with Ferry's own producer settings and
 // waits for every delivery report.
 func ceilingProduce(o options, topic string, size int) (result, error) {
+	return produce(o, topic, size, func() (int, error) { return o.records, nil })
+}
+
+// produce produces o.records records of size bytes to topic, as many at a
+// time as next says, and waits for every delivery report. Its CPU is the
+// harness process's own.
+func produce(o options, topic string, size int, next func() (int, error)) (result, error) {
 	p, err := kafka.NewProducer(o.bootstrap, "bench-producer", nil)
 	if err != nil {
 		return result{}, err
@@ -295,19 +321,25 @@ func ceilingProduce(o options, topic string, size int) (result, error) {
 	start := time.Now()
 	acked := 0
 	for i := 0; i < o.records; {
-		err := p.Produce(topic, 0, nil, value, nil, time.Time{})
-		if err == kafka.ErrQueueFull {
-			n, err := acks(<-p.Deliveries())
-			if err != nil {
-				return result{}, err
-			}
-			acked += n
-			continue
-		}
+		n, err := next()
 		if err != nil {
 			return result{}, err
 		}
-		i++
+		for end := min(i+n, o.records); i < end; {
+			err := p.Produce(topic, 0, nil, value, nil, time.Time{})
+			if err == kafka.ErrQueueFull {
+				n, err := acks(<-p.Deliveries())
+				if err != nil {
+					return result{}, err
+				}
+				acked += n
+				continue
+			}
+			if err != nil {
+				return result{}, err
+			}
+			i++
+		}
 	}
 	for acked < o.records {
 		n, err := acks(<-p.Deliveries())

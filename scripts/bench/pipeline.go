@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,7 +17,10 @@ import (
 
 	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/plugin"
+	"github.com/ferry-connect/ferry/internal/proctree"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
+	"github.com/ferry-connect/ferry/sdk/go/codec"
+	"github.com/ferry-connect/ferry/sdk/go/pbwire"
 )
 
 // converter is a key/value converter setting used by both workers.
@@ -227,6 +231,56 @@ func createTopic(o options, topic string) error {
 	}
 	defer p.Close(time.Second)
 	return p.EnsureTopic(context.Background(), topic)
+}
+
+// sourceBound runs BenchSource into a host that neither decodes,
+// converts nor tracks offsets: it counts each batch's records and produces
+// as many fixed values, as the ceiling does. The plugin and the boundary
+// cost what they cost in the source pipeline, the worker nothing beyond
+// the raw producer, so against the raw producer this is the most any
+// source worker could reach on this machine. Its CPU is the harness's and
+// the plugin's.
+func sourceBound(o options, topic string, size int) (result, error) {
+	before := proctree.Children(os.Getpid())
+	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
+	proc, err := l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	if err != nil {
+		return result{}, err
+	}
+	defer proc.Kill()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := proc.Source.Run(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	cfg := map[string]string{"topic": topic, "records": strconv.Itoa(o.records), "record.bytes": strconv.Itoa(size)}
+	open := &pb.SourceOpen{Class: "BenchSource", Config: cfg, MaxBatch: 2000}
+	if err := stream.Send(&pb.SourceRunRequest{Msg: &pb.SourceRunRequest_Open{Open: open}}); err != nil {
+		return result{}, err
+	}
+	var msg codec.Raw
+	r, err := produce(o, topic, size, func() (int, error) {
+		msg = msg[:0]
+		if err := stream.RecvMsg(&msg); err != nil {
+			return 0, err
+		}
+		n := 0
+		rd := pbwire.NewReader(msg)
+		for rd.Next() {
+			if rd.Field.IsBytes(pbwire.SourceRunResponseRecords) {
+				n++
+			}
+		}
+		return n, rd.Err()
+	})
+	r.Usage.RootCPU = r.Usage.CPU
+	for _, pid := range proctree.Children(os.Getpid()) {
+		if st, ok := proctree.Read(pid); ok && !slices.Contains(before, pid) {
+			r.Usage.CPU += st.CPU
+		}
+	}
+	return r, err
 }
 
 // boundary streams the input file through the file plugin's source task
