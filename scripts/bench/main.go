@@ -44,7 +44,7 @@ func (o options) wants(group string) bool { return len(o.only) == 0 || o.only[gr
 
 func main() {
 	var o options
-	flag.IntVar(&o.records, "n", 500_000, "records per measurement")
+	flag.IntVar(&o.records, "n", 1_000_000, "records per measurement")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
 	flag.StringVar(&o.bootstrap, "bootstrap", "", "broker to use; empty starts the embedded one")
 	flag.StringVar(&o.binDir, "bin", "bin", "directory with ferry and plugins/")
