@@ -328,11 +328,11 @@ func produce(o options, topic string, size int, next func() (int, error)) (resul
 		for end := min(i+n, o.records); i < end; {
 			err := p.Produce(topic, 0, nil, value, nil, time.Time{})
 			if err == kafka.ErrQueueFull {
-				n, err := acks(<-p.Deliveries())
+				k, err := acks(<-p.Deliveries())
 				if err != nil {
 					return result{}, err
 				}
-				acked += n
+				acked += k
 				continue
 			}
 			if err != nil {

@@ -97,8 +97,13 @@ How to read it:
 - *CPU s* and *peak RSS* cover the worker's whole process tree (Ferry: worker plus plugin processes;
   Kafka Connect: its JVM, default heap settings), sampled every 50 ms from /proc. The broker is not
   included. *of which plugins* is the plugin processes' share of *CPU s*; the rest is the worker's.
-- The ceiling rows use Ferry's own producer and consumer settings (host/kafka) with no plugin and no
-  conversion; their *CPU s* is the harness process's own (Go and librdkafka threads) over the run.
+- The ceiling rows use Ferry's own producer and consumer settings (host/kafka) and the worker's GC
+  floor, with no plugin and no conversion; their *CPU s* is the harness process's own (Go and
+  librdkafka threads) over the run.
+- The source bound runs BenchSource through the plugin boundary into the ceiling's producer loop,
+  which only counts each batch's records: a worker that costs nothing beyond the raw producer. Its
+  ratio is the most any source worker could reach on this machine; its *CPU s* is the harness's and
+  the plugin's.
 - A target's ratio is taken run by run: each pipeline run (or Ferry file → file run) is made back to
   back with a ceiling run (or a Kafka Connect run), alternating which goes first, so the shared
   machine's drift over the whole benchmark cancels out; *range* is the spread of those ratios. The rows
