@@ -27,13 +27,16 @@ func putBytes(b []byte) ([]byte, bool, error) {
 // everything else it does with a record. Only structured values and
 // headers still go through protobuf messages.
 func decodePut(codec *schemaCodec, b []byte, reuse []SinkRecord) ([]SinkRecord, error) {
-	var records [][]byte
+	// Records refer to the schema table, which may come after them: a
+	// first pass reads the table and counts the records, a second decodes
+	// them (collecting the records' bytes instead cost a growing slice per put).
 	var schemas []*pb.Schema
+	n := 0
 	rd := pbwire.NewReader(b)
 	for rd.Next() {
 		switch f := &rd.Field; {
 		case f.IsBytes(pbwire.SinkPutRecords):
-			records = append(records, f.Bytes)
+			n++
 		case f.IsBytes(pbwire.SinkPutSchemas):
 			ps := &pb.Schema{}
 			if err := ps.UnmarshalVTUnsafe(f.Bytes); err != nil {
@@ -52,17 +55,22 @@ func decodePut(codec *schemaCodec, b []byte, reuse []SinkRecord) ([]SinkRecord, 
 	// A fresh slice per put unless the task lets its records be reused
 	// (then reuse holds the previous put's).
 	out := reuse[:0]
-	if cap(out) >= len(records) {
-		out = out[:len(records)]
+	if cap(out) >= n {
+		out = out[:n]
 		clear(out)
 	} else {
-		out = make([]SinkRecord, len(records))
+		out = make([]SinkRecord, n)
 	}
 	var topic string // records nearly always share one: one string for all
-	for i, rb := range records {
-		r := &out[i]
-		if err := decodeSinkRecord(codec, table, rb, r, &topic); err != nil {
-			return nil, fmt.Errorf("record %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	i := 0
+	rd = pbwire.NewReader(b)
+	for rd.Next() {
+		if f := &rd.Field; f.IsBytes(pbwire.SinkPutRecords) {
+			r := &out[i]
+			if err := decodeSinkRecord(codec, table, f.Bytes, r, &topic); err != nil {
+				return nil, fmt.Errorf("record %s-%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			i++
 		}
 	}
 	return out, nil

@@ -47,3 +47,26 @@ func BenchmarkDecodePut(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodePutBytesKeyReused decodes puts as ByteArrayConverter
+// makes them (a null BYTES key, a BYTES value) into reused records, as
+// BenchSink and FileStreamSink get them.
+func BenchmarkDecodePutBytesKeyReused(b *testing.B) {
+	put := &pb.SinkPut{Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_BYTES, Optional: true}}}
+	for i := range 2000 {
+		put.Records = append(put.Records, &pb.SinkRecord{Topic: "bench-topic", KafkaPartition: 1, KafkaOffset: int64(i),
+			TimestampMs: 1700000000000, Key: &pb.Data{Schema: 1}, Value: &pb.Data{Schema: 1, Raw: make([]byte, 100)}})
+	}
+	raw, err := put.MarshalVT()
+	if err != nil {
+		b.Fatal(err)
+	}
+	codec := newSchemaCodec()
+	var recs []SinkRecord
+	b.ReportAllocs()
+	for b.Loop() {
+		if recs, err = decodePut(codec, raw, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
