@@ -146,6 +146,14 @@ func run(o options) error {
 		rep.add("librdkafka consume, 100 B (paired with the sink pipeline)", c)
 		rep.add("Ferry sink: Kafka → ByteArrayConverter → BenchSink (discard), 100 B", snk)
 		rep.ratio("sink pipeline / raw consume (100 B, ByteArray)", ratios, 0.8)
+		c, bound, ratios, err := pairs(o.runs, func(i int) (result, error) { return ceilingConsume(o, o.ceilingTopic(100, i), 100) },
+			func(i int) (result, error) { return sinkBound(o, o.ceilingTopic(100, i), 100) })
+		if err != nil {
+			return fmt.Errorf("sink bound: %w", err)
+		}
+		rep.add("librdkafka consume, 100 B (paired with the sink bound)", c)
+		rep.add("sink bound: raw consume → plugin boundary → BenchSink (no conversion, offsets or flushes), 100 B", bound)
+		rep.ratio("sink bound / raw consume (100 B): the most a sink worker could reach here", ratios, 0)
 		toFile, err := medianOf(o.runs, sink(true))
 		if err != nil {
 			return fmt.Errorf("sink pipeline to a file: %w", err)
@@ -374,6 +382,13 @@ func acks(ds []kafka.Delivery) (int, error) {
 // ceilingConsume reads back a topic ceilingProduce wrote, with Ferry's
 // consumer settings.
 func ceilingConsume(o options, topic string, size int) (result, error) {
+	return consume(o, topic, size, nil, nil)
+}
+
+// consume reads o.records records of size bytes from topic, handing each
+// to each (if not nil), and then calls end (if not nil). Time and CPU (the
+// harness process's own) run from the first record to end's return.
+func consume(o options, topic string, size int, each func(*kafka.Message) error, end func() error) (result, error) {
 	c, err := kafka.NewConsumer(o.bootstrap, fmt.Sprintf("bench-%s-%d", topic, time.Now().UnixNano()), "bench-consumer", nil)
 	if err != nil {
 		return result{}, err
@@ -400,7 +415,17 @@ func ceilingConsume(o options, topic string, size int) (result, error) {
 		if n == 0 {
 			start, cpu = time.Now(), selfCPU()
 		}
+		if each != nil {
+			if err := each(m); err != nil {
+				return result{}, err
+			}
+		}
 		n++
+	}
+	if end != nil {
+		if err := end(); err != nil {
+			return result{}, err
+		}
 	}
 	return result{Records: n, Bytes: int64(n * size), Elapsed: time.Since(start), Usage: usage{CPU: selfCPU() - cpu}}, nil
 }

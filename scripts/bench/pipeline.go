@@ -233,6 +233,34 @@ func createTopic(o options, topic string) error {
 	return p.EnsureTopic(context.Background(), topic)
 }
 
+// benchPlugin starts the bench plugin for a bound; cpu reads the CPU
+// seconds it has spent so far.
+func benchPlugin(o options) (proc *plugin.Process, cpu func() float64, err error) {
+	before := proctree.Children(os.Getpid())
+	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
+	proc, err = l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	return proc, func() float64 {
+		total := 0.0
+		for _, pid := range proctree.Children(os.Getpid()) {
+			if st, ok := proctree.Read(pid); ok && !slices.Contains(before, pid) {
+				total += st.CPU
+			}
+		}
+		return total
+	}, nil
+}
+
+// withPlugin adds the plugin's CPU to a bound's result, the harness's own
+// being the root's.
+func withPlugin(r result, pluginCPU float64) result {
+	r.Usage.RootCPU = r.Usage.CPU
+	r.Usage.CPU += pluginCPU
+	return r
+}
+
 // sourceBound runs BenchSource into a host that neither decodes,
 // converts nor tracks offsets: it counts each batch's records and produces
 // as many fixed values, as the ceiling does. The plugin and the boundary
@@ -241,9 +269,7 @@ func createTopic(o options, topic string) error {
 // source worker could reach on this machine. Its CPU is the harness's and
 // the plugin's.
 func sourceBound(o options, topic string, size int) (result, error) {
-	before := proctree.Children(os.Getpid())
-	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
-	proc, err := l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	proc, pluginCPU, err := benchPlugin(o)
 	if err != nil {
 		return result{}, err
 	}
@@ -274,13 +300,72 @@ func sourceBound(o options, topic string, size int) (result, error) {
 		}
 		return n, rd.Err()
 	})
-	r.Usage.RootCPU = r.Usage.CPU
-	for _, pid := range proctree.Children(os.Getpid()) {
-		if st, ok := proctree.Read(pid); ok && !slices.Contains(before, pid) {
-			r.Usage.CPU += st.CPU
-		}
+	return withPlugin(r, pluginCPU()), err
+}
+
+// sinkBound reads topic into BenchSink with nothing of a worker but the
+// raw consumer and the boundary: each consumed record goes into a put as
+// it is, with the fields the worker sends (BYTES key and value, as
+// ByteArrayConverter makes them, and the timestamp), encoded as the
+// worker encodes its puts, 2000 records a put; one flush at the end waits
+// for the plugin to have taken everything. Against the raw consumer this is the
+// most any sink worker could reach on this machine. Its CPU is the
+// harness's and the plugin's.
+func sinkBound(o options, topic string, size int) (result, error) {
+	proc, pluginCPU, err := benchPlugin(o)
+	if err != nil {
+		return result{}, err
 	}
-	return r, err
+	defer proc.Kill()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := proc.Sink.Run(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	if err := stream.Send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Open{Open: &pb.SinkOpen{Class: "BenchSink"}}}); err != nil {
+		return result{}, err
+	}
+	const batch = 2000
+	records, values := make([]pb.SinkRecord, batch), make([]pb.Data, 2*batch) // a key and a value each
+	put := &pb.SinkPut{Schemas: []*pb.Schema{{Type: pb.SchemaType_SCHEMA_TYPE_BYTES, Optional: true}}}
+	var bufs codec.Pool
+	send := func(req *pb.SinkRunRequest) error {
+		msg, err := bufs.Encode(req)
+		if err != nil {
+			return err
+		}
+		return stream.SendMsg(msg)
+	}
+	sendPut := func() error {
+		if len(put.Records) == 0 {
+			return nil
+		}
+		err := send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Put{Put: put}})
+		put.Records = put.Records[:0]
+		return err
+	}
+	r, err := consume(o, topic, size, func(m *kafka.Message) error {
+		i := len(put.Records)
+		key, value := &values[2*i], &values[2*i+1]
+		*key, *value = pb.Data{Raw: m.Key, Schema: 1}, pb.Data{Raw: m.Value, Schema: 1}
+		records[i] = pb.SinkRecord{Topic: m.Topic, KafkaPartition: m.Partition, KafkaOffset: m.Offset, Key: key, Value: value,
+			TimestampMs: m.Timestamp.UnixMilli(), TimestampType: pb.TimestampType_TIMESTAMP_TYPE_CREATE_TIME}
+		if put.Records = append(put.Records, &records[i]); len(put.Records) == batch {
+			return sendPut()
+		}
+		return nil
+	}, func() error {
+		if err := sendPut(); err != nil {
+			return err
+		}
+		if err := send(&pb.SinkRunRequest{Msg: &pb.SinkRunRequest_Flush{Flush: &pb.SinkFlush{Id: 1}}}); err != nil {
+			return err
+		}
+		_, err := stream.Recv() // the flush's answer: every put is taken
+		return err
+	})
+	return withPlugin(r, pluginCPU()), err
 }
 
 // boundary streams the input file through the file plugin's source task

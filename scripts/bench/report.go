@@ -100,9 +100,10 @@ How to read it:
 - The ceiling rows use Ferry's own producer and consumer settings (host/kafka) and the worker's GC
   floor, with no plugin and no conversion; their *CPU s* is the harness process's own (Go and
   librdkafka threads) over the run.
-- The source bound runs BenchSource through the plugin boundary into the ceiling's producer loop,
-  which only counts each batch's records: a worker that costs nothing beyond the raw producer. Its
-  ratio is the most any source worker could reach on this machine; its *CPU s* is the harness's and
+- The bounds are workers that cost nothing beyond the raw client. The source bound runs BenchSource
+  through the plugin boundary into the ceiling's producer loop, which only counts each batch's
+  records. The sink bound puts what the ceiling's consumer polls, as it comes, into BenchSink. Their
+  ratios are the most any worker could reach on this machine; their *CPU s* is the harness's and
   the plugin's.
 - A target's ratio is taken run by run: each pipeline run (or Ferry file → file run) is made back to
   back with a ceiling run (or a Kafka Connect run), alternating which goes first, so the shared
