@@ -233,31 +233,39 @@ func createTopic(o options, topic string) error {
 	return p.EnsureTopic(context.Background(), topic)
 }
 
-// benchPlugin starts the bench plugin for a bound; cpu reads the CPU
-// seconds it has spent so far.
-func benchPlugin(o options) (proc *plugin.Process, cpu func() float64, err error) {
-	before := proctree.Children(os.Getpid())
-	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
-	proc, err = l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
-	if err != nil {
-		return nil, nil, err
-	}
-	return proc, func() float64 {
-		total := 0.0
-		for _, pid := range proctree.Children(os.Getpid()) {
-			if st, ok := proctree.Read(pid); ok && !slices.Contains(before, pid) {
-				total += st.CPU
-			}
-		}
-		return total
-	}, nil
+// boundPlugin is the bench plugin started for a bound.
+type boundPlugin struct {
+	*plugin.Process
+	ctx    context.Context // the task stream's
+	cancel context.CancelFunc
+	before []int // the harness's children before the launch
 }
 
-// withPlugin adds the plugin's CPU to a bound's result, the harness's own
-// being the root's.
-func withPlugin(r result, pluginCPU float64) result {
+func startBoundPlugin(o options) (*boundPlugin, error) {
+	before := proctree.Children(os.Getpid())
+	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
+	proc, err := l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &boundPlugin{Process: proc, ctx: ctx, cancel: cancel, before: before}, nil
+}
+
+func (b *boundPlugin) stop() {
+	b.cancel()
+	b.Kill()
+}
+
+// withCPU adds the plugin's CPU so far to a bound's result, the harness's
+// own being the root's.
+func (b *boundPlugin) withCPU(r result) result {
 	r.Usage.RootCPU = r.Usage.CPU
-	r.Usage.CPU += pluginCPU
+	for _, pid := range proctree.Children(os.Getpid()) {
+		if st, ok := proctree.Read(pid); ok && !slices.Contains(b.before, pid) {
+			r.Usage.CPU += st.CPU
+		}
+	}
 	return r
 }
 
@@ -269,14 +277,12 @@ func withPlugin(r result, pluginCPU float64) result {
 // source worker could reach on this machine. Its CPU is the harness's and
 // the plugin's.
 func sourceBound(o options, topic string, size int) (result, error) {
-	proc, pluginCPU, err := benchPlugin(o)
+	p, err := startBoundPlugin(o)
 	if err != nil {
 		return result{}, err
 	}
-	defer proc.Kill()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := proc.Source.Run(ctx)
+	defer p.stop()
+	stream, err := p.Source.Run(p.ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -300,7 +306,7 @@ func sourceBound(o options, topic string, size int) (result, error) {
 		}
 		return n, rd.Err()
 	})
-	return withPlugin(r, pluginCPU()), err
+	return p.withCPU(r), err
 }
 
 // sinkBound reads topic into BenchSink with nothing of a worker but the
@@ -308,18 +314,16 @@ func sourceBound(o options, topic string, size int) (result, error) {
 // it is, with the fields the worker sends (BYTES key and value, as
 // ByteArrayConverter makes them, and the timestamp), encoded as the
 // worker encodes its puts, 2000 records a put; one flush at the end waits
-// for the plugin to have taken everything. Against the raw consumer this is the
-// most any sink worker could reach on this machine. Its CPU is the
+// for the plugin to have taken everything. Against the raw consumer this
+// is the most any sink worker could reach on this machine. Its CPU is the
 // harness's and the plugin's.
 func sinkBound(o options, topic string, size int) (result, error) {
-	proc, pluginCPU, err := benchPlugin(o)
+	p, err := startBoundPlugin(o)
 	if err != nil {
 		return result{}, err
 	}
-	defer proc.Kill()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stream, err := proc.Sink.Run(ctx)
+	defer p.stop()
+	stream, err := p.Sink.Run(p.ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -365,7 +369,7 @@ func sinkBound(o options, topic string, size int) (result, error) {
 		_, err := stream.Recv() // the flush's answer: every put is taken
 		return err
 	})
-	return withPlugin(r, pluginCPU()), err
+	return p.withCPU(r), err
 }
 
 // boundary streams the input file through the file plugin's source task
