@@ -39,11 +39,12 @@ test-kafka:
 		$(GO) test -race -count=1 -timeout 20m ./test/e2e/...; \
 		rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc
 
-# Benchmarks: the ceiling (raw librdkafka), the plugin boundary, and file →
-# Kafka → file through Ferry and through Apache Kafka Connect (fetched from
-# Maven Central), side by side on one broker; writes docs/benchmarks.md.
-# BENCH_BROKER=embedded uses the embedded broker instead of Apache Kafka;
-# BENCH_ARGS passes flags (e.g. BENCH_ARGS="-n 1000000 -runs 5").
+# Benchmarks: the ceiling (raw librdkafka), the source and sink pipelines
+# and their bounds, the plugin boundary, and file → Kafka → file through
+# Ferry and through Apache Kafka Connect (fetched from Maven Central), side
+# by side on one broker; writes docs/benchmarks.md. BENCH_BROKER=embedded
+# uses the embedded broker instead of Apache Kafka; BENCH_ARGS passes flags
+# (e.g. BENCH_ARGS="-n 2000000 -runs 5").
 BENCH_BROKER ?= kafka
 bench: build
 	@connect=$$(scripts/kafka connect-lib) || exit 1; \
