@@ -18,11 +18,9 @@ import (
 
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/kafka"
+	"github.com/ferry-connect/ferry/host/worker"
 	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
 )
-
-// gcFloor is the worker's GC floor (host/cmd/ferry).
-const gcFloor = 24 << 20
 
 type options struct {
 	records   int
@@ -91,7 +89,7 @@ func run(o options) error {
 	// does not pay.
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go gcfloor.Run(ctx, gcFloor)
+	go gcfloor.Run(ctx, worker.GCFloor)
 	var rep report
 	rep.opts = o
 	// Warm the broker up (a JVM's JIT, the page cache) before anything counts.

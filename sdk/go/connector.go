@@ -168,7 +168,8 @@ type SinkTask interface {
 // buffer nothing else. The SDK then decodes every put into the same
 // records and the same receive buffer instead of allocating both anew
 // (hundreds of KiB per put). A task that keeps records, or anything they
-// refer to (keys, values, headers), past Put must not implement it.
+// refer to (keys, values, headers, schemas), past Put must not implement
+// it.
 type SinkRecordsReuser interface {
 	ReusesRecords()
 }
