@@ -129,8 +129,8 @@ func (s *service) GetConnector(_ context.Context, req *adminv1.ConnectorRequest)
 	return infoProto(info), nil
 }
 
-func (s *service) DeleteConnector(_ context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.Delete(req.Name))
+func (s *service) DeleteConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
+	return &adminv1.Empty{}, grpcErr(s.w.Delete(ctx, req.Name))
 }
 
 func (s *service) GetConnectorStatus(_ context.Context, req *adminv1.ConnectorRequest) (*adminv1.ConnectorStatus, error) {
@@ -153,20 +153,20 @@ func (s *service) ListTasks(_ context.Context, req *adminv1.ConnectorRequest) (*
 	return out, nil
 }
 
-func (s *service) PauseConnector(_ context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(req.Name, worker.StatePaused))
+func (s *service) PauseConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StatePaused))
 }
 
-func (s *service) ResumeConnector(_ context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(req.Name, worker.StateRunning))
+func (s *service) ResumeConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StateRunning))
 }
 
-func (s *service) StopConnector(_ context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(req.Name, worker.StateStopped))
+func (s *service) StopConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StateStopped))
 }
 
-func (s *service) RestartConnector(_ context.Context, req *adminv1.RestartConnectorRequest) (*adminv1.ConnectorStatus, error) {
-	st, err := s.w.Restart(req.Name, req.IncludeTasks, req.OnlyFailed)
+func (s *service) RestartConnector(ctx context.Context, req *adminv1.RestartConnectorRequest) (*adminv1.ConnectorStatus, error) {
+	st, err := s.w.Restart(ctx, req.Name, req.IncludeTasks, req.OnlyFailed)
 	if err != nil {
 		return nil, grpcErr(err)
 	}

@@ -21,7 +21,21 @@ type Worker struct {
 	OffsetsFile   string
 	FlushInterval time.Duration
 	FlushTimeout  time.Duration
-	PluginPath    []string
+	// ShutdownTimeout is task.shutdown.graceful.timeout.ms: how long a
+	// stop waits for tasks to finish gracefully before their plugins are
+	// killed.
+	ShutdownTimeout time.Duration
+	// HeartbeatTimeout is ferry.plugin.heartbeat.timeout.ms: a plugin that
+	// answers no health check for this long is declared hung and killed.
+	HeartbeatTimeout time.Duration
+	// StartupTimeout is ferry.startup.timeout.ms: how long start-up waits
+	// for Kafka to answer before the worker gives up.
+	StartupTimeout time.Duration
+	// AllowedPaths is ferry.allowed.paths: the directories connectors that
+	// work with local files may read and write; nil when unset (the worker
+	// then picks its default).
+	AllowedPaths []string
+	PluginPath   []string
 	// Listeners are the REST API's listeners, e.g. http://:8083.
 	Listeners []string
 	// AdminListener is the gRPC admin API's host:port (ferry.admin.listener).
@@ -98,8 +112,17 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 	if w.OffsetsFile == "" {
 		bad("offset.storage.file.filename", "missing required configuration with no default value")
 	}
-	w.FlushInterval = durationMS(props, "offset.flush.interval.ms", 60000, bad)
-	w.FlushTimeout = durationMS(props, "offset.flush.timeout.ms", 5000, bad)
+	w.FlushInterval = positiveMS(props, "offset.flush.interval.ms", 60000, bad)
+	w.FlushTimeout = positiveMS(props, "offset.flush.timeout.ms", 5000, bad)
+	w.ShutdownTimeout = positiveMS(props, "task.shutdown.graceful.timeout.ms", 5000, bad)
+	w.HeartbeatTimeout = positiveMS(props, "ferry.plugin.heartbeat.timeout.ms", 10000, bad)
+	w.StartupTimeout = positiveMS(props, "ferry.startup.timeout.ms", 30000, bad)
+	if v, ok := props["ferry.allowed.paths"]; ok {
+		w.AllowedPaths = List(v)
+		if w.AllowedPaths == nil {
+			w.AllowedPaths = []string{}
+		}
+	}
 	w.PluginPath = List(props["plugin.path"])
 	w.Listeners = List(props["listeners"])
 	if _, ok := props["listeners"]; !ok {
@@ -125,8 +148,8 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 		}
 		w.EmbeddedPort = n
 	}
-	w.RestartBackoff = durationMS(props, "ferry.restart.backoff.initial.ms", 250, bad)
-	w.MaxRestartBackoff = durationMS(props, "ferry.restart.backoff.max.ms", 30000, bad)
+	w.RestartBackoff = positiveMS(props, "ferry.restart.backoff.initial.ms", 250, bad)
+	w.MaxRestartBackoff = positiveMS(props, "ferry.restart.backoff.max.ms", 30000, bad)
 	w.RestartAttempts = 10
 	if v, ok := props["ferry.restart.max.attempts"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -135,8 +158,8 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 		}
 		w.RestartAttempts = n
 	}
-	if w.RestartBackoff <= 0 || w.MaxRestartBackoff < w.RestartBackoff {
-		bad("ferry.restart.backoff.initial.ms", "must be positive and at most ferry.restart.backoff.max.ms")
+	if w.MaxRestartBackoff < w.RestartBackoff {
+		bad("ferry.restart.backoff.initial.ms", "must be at most ferry.restart.backoff.max.ms")
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Source: source, Problems: problems}
@@ -144,15 +167,19 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 	return w, nil
 }
 
-func durationMS(props map[string]string, key string, def int64, bad func(string, string, ...any)) time.Duration {
+// positiveMS reads a duration in milliseconds that must be at least 1:
+// every such key is an interval or a timeout, and zero would mean a ticker
+// that panics or a wait that gives up before it starts.
+func positiveMS(props map[string]string, key string, def int64, bad func(string, string, ...any)) time.Duration {
 	v, ok := props[key]
 	if !ok {
 		return time.Duration(def) * time.Millisecond
 	}
+	// At most a year: beyond that a duration in nanoseconds overflows soon.
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		bad(key, "invalid value %q: expected a non-negative number of milliseconds", v)
-		return 0
+	if err != nil || n < 1 || n > 365*24*3600*1000 {
+		bad(key, "invalid value %q: expected a number of milliseconds from 1 to 31536000000", v)
+		return time.Duration(def) * time.Millisecond
 	}
 	return time.Duration(n) * time.Millisecond
 }

@@ -220,7 +220,7 @@ func (a *api) get(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) delete(rw http.ResponseWriter, r *http.Request) {
-	if err := a.w.Delete(r.PathValue("name")); err != nil {
+	if err := a.w.Delete(r.Context(), r.PathValue("name")); err != nil {
 		writeError(rw, err)
 		return
 	}
@@ -280,7 +280,7 @@ func (a *api) tasks(rw http.ResponseWriter, r *http.Request) {
 
 func (a *api) target(state string, code int) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		if err := a.w.SetTarget(r.PathValue("name"), state); err != nil {
+		if err := a.w.SetTarget(r.Context(), r.PathValue("name"), state); err != nil {
 			writeError(rw, err)
 			return
 		}
@@ -292,7 +292,7 @@ func (a *api) restart(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	includeTasks := q.Get("includeTasks") == "true"
 	onlyFailed := q.Get("onlyFailed") == "true"
-	st, err := a.w.Restart(r.PathValue("name"), includeTasks, onlyFailed)
+	st, err := a.w.Restart(r.Context(), r.PathValue("name"), includeTasks, onlyFailed)
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -477,7 +477,7 @@ func (a *api) taskRestart(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, err)
 		return
 	}
-	if _, err := a.w.Restart(r.PathValue("name"), true, false); err != nil {
+	if _, err := a.w.Restart(r.Context(), r.PathValue("name"), true, false); err != nil {
 		writeError(rw, err)
 		return
 	}

@@ -286,7 +286,7 @@ func (w *Worker) get(name string) (*connector, error) {
 }
 
 // Delete stops and removes a connector.
-func (w *Worker) Delete(name string) error {
+func (w *Worker) Delete(ctx context.Context, name string) error {
 	w.ops.Lock()
 	defer w.ops.Unlock()
 	c, err := w.get(name)
@@ -347,7 +347,7 @@ func (w *Worker) Tasks(name string) ([]TaskInfo, error) {
 
 // SetTarget pauses (PAUSED), resumes (RUNNING) or stops (STOPPED) a
 // connector.
-func (w *Worker) SetTarget(name, target string) error {
+func (w *Worker) SetTarget(ctx context.Context, name, target string) error {
 	w.ops.Lock()
 	defer w.ops.Unlock()
 	c, err := w.get(name)
@@ -376,7 +376,7 @@ func (w *Worker) SetTarget(name, target string) error {
 // Restart restarts a connector and, with includeTasks, its tasks; with
 // onlyFailed, only if something failed. In Ferry a connector and its tasks
 // share one plugin process, so a restart restarts them together.
-func (w *Worker) Restart(name string, includeTasks, onlyFailed bool) (*Status, error) {
+func (w *Worker) Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*Status, error) {
 	w.ops.Lock()
 	defer w.ops.Unlock()
 	c, err := w.get(name)
