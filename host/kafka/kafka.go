@@ -346,3 +346,24 @@ func (c *Consumer) Commit(parts []TopicPartition) error {
 
 // Close leaves the group and closes the consumer.
 func (c *Consumer) Close() error { return c.c.Close() }
+
+// ClusterID asks the cluster at bootstrap for its id, waiting at most
+// until ctx ends: a worker checks at start-up that Kafka answers, as Kafka
+// Connect does. settings are client settings (security and the like) for
+// the connection.
+func ClusterID(ctx context.Context, bootstrap string, settings map[string]string) (string, error) {
+	cfg := configMap(settings, map[string]string{"bootstrap.servers": bootstrap, "enable.metrics.push": "false"})
+	admin, err := ck.NewAdminClient(cfg)
+	if err != nil {
+		return "", fmt.Errorf("create admin client: %w", err)
+	}
+	defer admin.Close()
+	id, err := admin.ClusterID(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("no answer from %s: %w", bootstrap, ctx.Err())
+		}
+		return "", err
+	}
+	return id, nil
+}

@@ -172,31 +172,56 @@ func (c *connector) supervise(ctx context.Context) {
 // starts the next at once, and it does not count as a failure.
 var errReconfigure = errors.New("task configs changed")
 
+// Bounds on the calls into a plugin outside its task streams.
+const (
+	pluginStartTimeout = 30 * time.Second // launch and handshake
+	callTimeout        = time.Minute      // a connector's start, its task configs
+	stopCallTimeout    = 2 * time.Second  // a connector's stop
+)
+
+// call makes a unary call into proc, bounded by callTimeout; a failure
+// because the plugin died or hung reports that.
+func call[T any](ctx context.Context, proc *plugin.Process, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		err = proc.CallErr(err)
+	}
+	return v, err
+}
+
 // runOnce launches the plugin, starts the connector and its tasks, and
 // waits until ctx is cancelled (nil), the connector asks for different task
-// configs (errReconfigure) or something fails.
+// configs (errReconfigure) or something fails: a task, the connector, or
+// the plugin process (it exits, or leaves health checks unanswered for
+// ferry.plugin.heartbeat.timeout.ms). It returns once the plugin process is
+// gone, in bounded time (see stopRun).
 func (c *connector) runOnce(ctx context.Context) error {
-	proc, err := c.w.opts.Launch.Launch(c.class.Binary, c.name, c.log, 30*time.Second)
+	proc, err := c.w.opts.Launch.Launch(ctx, c.class.Binary, c.name, c.log, pluginStartTimeout)
 	if err != nil {
 		return err
 	}
 	defer proc.Kill()
-	if _, err := proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config}); err != nil {
+	// Calls end when ctx does, and when the plugin dies or hangs.
+	callCtx, cancelCalls := proc.Context(ctx)
+	defer cancelCalls()
+	if _, err := call(callCtx, proc, func(ctx context.Context) (*pb.StartResponse, error) {
+		return proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config})
+	}); err != nil {
 		return fmt.Errorf("start connector: %w", err)
 	}
-	configs, err := c.fetchTaskConfigs(ctx, proc)
+	configs, err := c.fetchTaskConfigs(callCtx, proc)
 	if err != nil {
 		return err
 	}
-	events, err := proc.Connector.Events(ctx, &pb.EventsRequest{})
+	events, err := proc.Connector.Events(callCtx, &pb.EventsRequest{})
 	if err != nil {
-		return fmt.Errorf("connector events: %w", err)
+		return fmt.Errorf("connector events: %w", proc.CallErr(err))
 	}
-	// The event reader ends with the stream (the connector stops or the
-	// process dies) or when this run is over.
+	// The event reader ends with the stream (the connector stops, the
+	// process dies, or callCtx ends when this run is over).
 	requests := make(chan *pb.ConnectorEvent)
-	runDone := make(chan struct{})
-	defer close(runDone)
 	go func() {
 		for {
 			ev, err := events.Recv()
@@ -205,7 +230,7 @@ func (c *connector) runOnce(ctx context.Context) error {
 			}
 			select {
 			case requests <- ev:
-			case <-runDone:
+			case <-callCtx.Done():
 				return
 			}
 		}
@@ -226,12 +251,15 @@ func (c *connector) runOnce(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := c.runTask(taskCtx, proc, int32(i), tc); err != nil {
-				errs <- fmt.Errorf("task %d: %w", i, err)
+				errs <- fmt.Errorf("task %d: %w", i, proc.CallErr(err))
 			}
 		}()
 	}
-	exited := time.NewTicker(250 * time.Millisecond)
-	defer exited.Stop()
+	tasksDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(tasksDone)
+	}()
 	var failure error
 wait:
 	for {
@@ -240,12 +268,15 @@ wait:
 			break wait
 		case failure = <-errs:
 			break wait
+		case <-proc.Done():
+			failure = proc.Err()
+			break wait
 		case ev := <-requests:
 			if msg := ev.GetError(); msg != "" {
 				failure = fmt.Errorf("connector raised an error: %s", msg)
 				break wait
 			}
-			fresh, err := c.fetchTaskConfigs(ctx, proc)
+			fresh, err := c.fetchTaskConfigs(callCtx, proc)
 			if err != nil {
 				failure = err
 				break wait
@@ -254,29 +285,50 @@ wait:
 				failure = errReconfigure
 				break wait
 			}
-		case <-exited.C:
-			if proc.Exited() {
-				failure = errors.New("plugin process exited")
-				break wait
-			}
 		}
 	}
-	// Stop order: tasks first (each commits what was delivered), then the
-	// connector, then the process (deferred Kill).
-	stopTasks()
-	wg.Wait()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if !proc.Exited() {
-		proc.Connector.Stop(stopCtx, &pb.StopRequest{})
-	}
+	c.stopRun(proc, stopTasks, tasksDone)
 	return failure
+}
+
+// stopRun stops a run's tasks, then its connector; the caller then kills
+// the process. Tasks get task.shutdown.graceful.timeout.ms to stop (each
+// commits what was delivered); then the plugin is killed, which ends
+// whatever they still wait for from it, and they get offset.flush.timeout.ms
+// more (a source waits that long for Kafka's acknowledgements) plus a
+// margin. A dead or hung plugin is gone already, so its tasks end at once.
+func (c *connector) stopRun(proc *plugin.Process, stopTasks context.CancelFunc, tasksDone <-chan struct{}) {
+	wc := c.w.opts.Config
+	stopTasks()
+	select {
+	case <-tasksDone:
+	case <-time.After(wc.ShutdownTimeout):
+		c.log.Warn("tasks did not stop within task.shutdown.graceful.timeout.ms; killing the plugin", "timeout", wc.ShutdownTimeout)
+		proc.Abort(fmt.Errorf("%w: killed when its tasks did not stop within %s", plugin.ErrExited, wc.ShutdownTimeout))
+		select {
+		case <-tasksDone:
+		case <-time.After(wc.FlushTimeout + 5*time.Second):
+			c.log.Error("tasks still running after their plugin was killed; leaving them to end on their own")
+		}
+	}
+	if proc.Err() != nil {
+		return
+	}
+	ctx, cancel := proc.Context(context.Background())
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, stopCallTimeout)
+	defer cancelTimeout()
+	if _, err := proc.Connector.Stop(ctx, &pb.StopRequest{}); err != nil {
+		c.log.Warn("stop connector", "error", proc.CallErr(err))
+	}
 }
 
 // fetchTaskConfigs asks the connector for its task configs and adds what
 // the host reports with them (task.class, and topics for sinks).
 func (c *connector) fetchTaskConfigs(ctx context.Context, proc *plugin.Process) ([]map[string]string, error) {
-	resp, err := proc.Connector.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(c.parsed.TasksMax)})
+	resp, err := call(ctx, proc, func(ctx context.Context) (*pb.TaskConfigsResponse, error) {
+		return proc.Connector.TaskConfigs(ctx, &pb.TaskConfigsRequest{MaxTasks: int32(c.parsed.TasksMax)})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("task configs: %w", err)
 	}

@@ -58,11 +58,16 @@ type Worker struct {
 	opts      Options
 	statePath string
 
-	// ops serialises changes (create, update, delete, state changes): each
-	// stops and starts supervisors, and two at once on one connector would
-	// leave one running unowned. Lock order: ops, then mu, then a
-	// connector's mu.
-	ops sync.Mutex
+	// locks serialises changes (create, update, delete, state changes) to
+	// one connector: each stops and starts its supervisor, and two at once
+	// would leave one running unowned. Changes to different connectors go
+	// on side by side, so a plugin that is slow to start or stop holds up
+	// only its own connector. Lock order: a name's lock, then saveMu, then
+	// mu, then a connector's mu.
+	locks nameLocks
+	// saveMu makes each write of the state file hold a snapshot no older
+	// than the previous write's.
+	saveMu sync.Mutex
 
 	mu         sync.Mutex // guards connectors and closed
 	connectors map[string]*connector
@@ -85,8 +90,6 @@ type stored struct {
 // Restore starts the connectors kept from the previous run. A connector
 // that no longer validates is reported and left out.
 func (w *Worker) Restore(ctx context.Context) error {
-	w.ops.Lock()
-	defer w.ops.Unlock()
 	b, err := os.ReadFile(w.statePath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -106,17 +109,28 @@ func (w *Worker) Restore(ctx context.Context) error {
 	for _, n := range names {
 		st := state[n]
 		if _, err := w.create(ctx, st.Config, st.Target, false); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			w.opts.Log.Error("cannot restore connector", "connector", n, "error", err)
 		}
 	}
 	return nil
 }
 
+// save writes every connector's config and target state to the state
+// file.
 func (w *Worker) save() error {
+	w.saveMu.Lock()
+	defer w.saveMu.Unlock()
 	state := map[string]stored{}
+	w.mu.Lock()
 	for n, c := range w.connectors {
+		c.mu.Lock()
 		state[n] = stored{Config: c.config, Target: c.target}
+		c.mu.Unlock()
 	}
+	w.mu.Unlock()
 	b, err := json.MarshalIndent(state, "", "  ")
 	if err != nil {
 		return err
@@ -182,15 +196,23 @@ func (w *Worker) check(ctx context.Context, cfg map[string]string) (*plugin.Clas
 	return class, parsed, errs, nil
 }
 
+// validateTimeout bounds a plugin's validation of a config, start-up
+// included.
+const validateTimeout = 30 * time.Second
+
 func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg map[string]string) ([]config.KeyError, error) {
-	p, err := w.opts.Launch.Launch(class.Binary, "", plugin.Quiet(w.opts.Log.Named("validate")), 10*time.Second)
+	p, err := w.opts.Launch.Launch(ctx, class.Binary, "", plugin.Quiet(w.opts.Log.Named("validate")), 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
 	}
 	defer p.Kill()
+	ctx, cancel := p.Context(ctx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, validateTimeout)
+	defer cancelTimeout()
 	resp, err := p.Connector.Validate(ctx, &pb.ValidateRequest{Class: class.Spec.Class, Config: cfg})
 	if err != nil {
-		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, err)
+		return nil, fmt.Errorf("validate with plugin %s: %w", class.PluginName, p.CallErr(err))
 	}
 	var errs []config.KeyError
 	for _, e := range resp.Errors {
@@ -202,8 +224,6 @@ func (w *Worker) pluginValidate(ctx context.Context, class *plugin.Class, cfg ma
 // Create validates and starts a connector in target state (RUNNING,
 // PAUSED or STOPPED).
 func (w *Worker) Create(ctx context.Context, cfg map[string]string, target string) (*Info, error) {
-	w.ops.Lock()
-	defer w.ops.Unlock()
 	return w.create(ctx, cfg, target, true)
 }
 
@@ -215,6 +235,10 @@ func (w *Worker) create(ctx context.Context, cfg map[string]string, target strin
 	if err != nil {
 		return nil, err
 	}
+	if err := w.locks.lock(ctx, parsed.Name); err != nil {
+		return nil, err
+	}
+	defer w.locks.unlock(parsed.Name)
 	if _, err := w.get(parsed.Name); err == nil && mustBeNew {
 		return nil, fmt.Errorf("connector %s %w", parsed.Name, ErrExists)
 	}
@@ -224,14 +248,16 @@ func (w *Worker) create(ctx context.Context, cfg map[string]string, target strin
 // Put creates or replaces a connector's config; created says which. An
 // unchanged config leaves the connector running as it is.
 func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (info *Info, created bool, err error) {
-	w.ops.Lock()
-	defer w.ops.Unlock()
 	if cfg["name"] == "" {
 		cfg["name"] = name
 	}
 	if cfg["name"] != name {
 		return nil, false, &BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)}
 	}
+	if err := w.locks.lock(ctx, name); err != nil {
+		return nil, false, err
+	}
+	defer w.locks.unlock(name)
 	target := StateRunning
 	old, _ := w.get(name)
 	if old != nil {
@@ -252,24 +278,41 @@ func (w *Worker) Put(ctx context.Context, name string, cfg map[string]string) (i
 	return info, old == nil, err
 }
 
+// errClosing refuses changes once the worker is shutting down.
+var errClosing = errors.New("worker is shutting down")
+
 // install stores and starts a connector, first stopping any it replaces.
-// The caller holds ops.
+// The caller holds the name's lock.
 func (w *Worker) install(parsed *config.Connector, class *plugin.Class, target string) (*Info, error) {
 	w.mu.Lock()
 	old, closed := w.connectors[parsed.Name], w.closed
 	w.mu.Unlock()
 	if closed {
-		return nil, errors.New("worker is shutting down")
+		return nil, errClosing
 	}
 	if old != nil {
 		old.stop()
 	}
+	c := w.newConnector(parsed, class, target)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil, errClosing
+	}
+	w.connectors[parsed.Name] = c
+	w.mu.Unlock()
+	if err := w.save(); err != nil {
+		w.mu.Lock()
+		delete(w.connectors, parsed.Name)
+		w.mu.Unlock()
+		return nil, err
+	}
+	// Started under mu, so that Close either sees it started and stops
+	// it, or has already closed the worker and it never starts.
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c := w.newConnector(parsed, class, target)
-	w.connectors[parsed.Name] = c
-	if err := w.save(); err != nil {
-		return nil, err
+	if w.closed {
+		return nil, errClosing
 	}
 	c.start()
 	return c.info(), nil
@@ -287,16 +330,18 @@ func (w *Worker) get(name string) (*connector, error) {
 
 // Delete stops and removes a connector.
 func (w *Worker) Delete(ctx context.Context, name string) error {
-	w.ops.Lock()
-	defer w.ops.Unlock()
+	if err := w.locks.lock(ctx, name); err != nil {
+		return err
+	}
+	defer w.locks.unlock(name)
 	c, err := w.get(name)
 	if err != nil {
 		return err
 	}
 	c.stop()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	delete(w.connectors, name)
+	w.mu.Unlock()
 	return w.save()
 }
 
@@ -348,8 +393,10 @@ func (w *Worker) Tasks(name string) ([]TaskInfo, error) {
 // SetTarget pauses (PAUSED), resumes (RUNNING) or stops (STOPPED) a
 // connector.
 func (w *Worker) SetTarget(ctx context.Context, name, target string) error {
-	w.ops.Lock()
-	defer w.ops.Unlock()
+	if err := w.locks.lock(ctx, name); err != nil {
+		return err
+	}
+	defer w.locks.unlock(name)
 	c, err := w.get(name)
 	if err != nil {
 		return err
@@ -361,24 +408,23 @@ func (w *Worker) SetTarget(ctx context.Context, name, target string) error {
 		return nil
 	}
 	c.stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	c.mu.Lock()
 	c.target = target
 	c.mu.Unlock()
 	if err := w.save(); err != nil {
 		return err
 	}
-	c.start()
-	return nil
+	return w.restart(c)
 }
 
 // Restart restarts a connector and, with includeTasks, its tasks; with
 // onlyFailed, only if something failed. In Ferry a connector and its tasks
 // share one plugin process, so a restart restarts them together.
 func (w *Worker) Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*Status, error) {
-	w.ops.Lock()
-	defer w.ops.Unlock()
+	if err := w.locks.lock(ctx, name); err != nil {
+		return nil, err
+	}
+	defer w.locks.unlock(name)
 	c, err := w.get(name)
 	if err != nil {
 		return nil, err
@@ -387,8 +433,21 @@ func (w *Worker) Restart(ctx context.Context, name string, includeTasks, onlyFai
 		return c.status(), nil
 	}
 	c.stop()
-	c.start()
+	if err := w.restart(c); err != nil {
+		return nil, err
+	}
 	return c.status(), nil
+}
+
+// restart starts a stopped connector again, unless the worker is closing.
+func (w *Worker) restart(c *connector) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errClosing
+	}
+	c.start()
+	return nil
 }
 
 // Class finds an installed connector class by name or alias.
@@ -409,11 +468,11 @@ func (w *Worker) Plugins(connectorsOnly bool) []PluginInfo {
 	return out
 }
 
-// Close stops every connector gracefully (final commits included) and
-// waits for them.
+// Close stops every connector, all at once: each gets
+// task.shutdown.graceful.timeout.ms to finish gracefully (final commits
+// included) before its plugin is killed. It waits for them, and refuses
+// changes from then on.
 func (w *Worker) Close() {
-	w.ops.Lock()
-	defer w.ops.Unlock()
 	w.mu.Lock()
 	w.closed = true
 	cs := make([]*connector, 0, len(w.connectors))

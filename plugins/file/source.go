@@ -22,7 +22,7 @@ func sourceConnector() sdk.SourceConnector {
 		TaskClass: "org.apache.kafka.connect.file.FileStreamSourceTask",
 		Version:   version,
 		Config: []sdk.ConfigDef{
-			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Source filename", Validate: notEmpty},
+			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Source filename", Validate: allowedFile},
 			{Name: "topic", Type: sdk.TypeString, Required: true, Doc: "The topic to publish data to", Validate: oneTopic},
 			{Name: "batch.size", Type: sdk.TypeInt, Default: "2000", Doc: "The maximum number of records the source task can read from the file each time it is polled", Validate: sdk.AtLeast(1)},
 		},
@@ -35,6 +35,15 @@ func notEmpty(v string) error {
 		return errors.New("must not be empty")
 	}
 	return nil
+}
+
+// allowedFile checks a file key against the worker's ferry.allowed.paths:
+// anyone who can reach the REST API can create a connector, and without
+// the check could have the worker copy any file it can read, or append to
+// any file it can write.
+func allowedFile(v string) error {
+	_, err := sdk.AllowedPath(v)
+	return err
 }
 
 func oneTopic(v string) error {
@@ -77,7 +86,12 @@ type source struct {
 func openSource(ctx context.Context, cfg sdk.Config, offsets sdk.Offsets) (sdk.SourceTask, error) {
 	s := &source{name: cfg.String("file"), topic: cfg.String("topic"), batchSize: cfg.Int("batch.size")}
 	s.partition = map[string]any{"filename": s.name}
-	f, err := os.Open(s.name)
+	// Checked again: a link may have changed since the config was.
+	path, err := sdk.AllowedPath(s.name)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.name, err)
 	}

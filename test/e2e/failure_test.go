@@ -135,6 +135,7 @@ func TestStopWhileStarting(t *testing.T) {
 		p := pipeline(t, dir)
 		os.WriteFile(p.In, []byte("a\n"), 0o644)
 		cmd := exec.Command(filepath.Join(binDir, "ferry"), "standalone", writeWorkerConfig(t, dir, nil), p.SrcCfg, p.SinkCfg)
+		cmd.Env = testEnv()
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {

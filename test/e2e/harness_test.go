@@ -49,6 +49,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testEnv is the environment of the binaries the tests start: a
+// race-enabled Go program sleeps a second at exit unless GORACE says
+// otherwise, and every plugin stop would cost that.
+func testEnv() []string {
+	return append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+}
+
 var topicSeq atomic.Int64
 
 // uniqueTopic keeps tests apart when they share a broker.
@@ -83,6 +90,8 @@ func writeWorkerConfig(t *testing.T, dir string, extra map[string]string) string
 		"consumer.session.timeout.ms": "6000",
 		"ferry.data.dir":              filepath.Join(dir, "data"),
 		"plugin.path":                 filepath.Join(binDir, "plugins"),
+		// The file connectors may use the test's own directory only.
+		"ferry.allowed.paths": dir,
 	}
 	if b := os.Getenv("FERRY_TEST_BOOTSTRAP"); b != "" {
 		props["bootstrap.servers"] = b
@@ -122,6 +131,7 @@ func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 		t.Fatal(err)
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "ferry"), append([]string{"standalone"}, args...)...)
+	w.cmd.Env = testEnv()
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)

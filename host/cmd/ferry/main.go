@@ -18,15 +18,19 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
 
 	"github.com/ferry-connect/ferry/host/admin"
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/config"
+	"github.com/ferry-connect/ferry/host/convert"
+	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/offsets"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/rest"
 	"github.com/ferry-connect/ferry/host/worker"
 	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
+	"github.com/ferry-connect/ferry/sdk/go/handshake"
 )
 
 const usage = `usage:
@@ -40,6 +44,8 @@ func main() {
 		os.Exit(2)
 	}
 	switch os.Args[1] {
+	case reaperCommand:
+		plugin.RunReaper(os.Stdin)
 	case "standalone":
 		if len(os.Args) < 3 {
 			fmt.Fprintln(os.Stderr, usage)
@@ -70,6 +76,10 @@ func main() {
 		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 	}
 }
+
+// reaperCommand runs ferry as the worker's plugin reaper (see
+// plugin.Reaper); the worker starts it, users never do.
+const reaperCommand = "__plugin-reaper"
 
 // cpuProfile writes the worker's CPU profile to path until the returned
 // func runs (FERRY_CPUPROFILE, for `go tool pprof`).
@@ -107,6 +117,13 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	if err != nil {
 		return err
 	}
+	// Kafka Connect refuses to start with a converter it cannot load;
+	// without this check every task would fail, minutes of restarts later.
+	for key, conv := range map[string]config.Converter{"key.converter": wc.KeyConverter, "value.converter": wc.ValueConverter} {
+		if _, err := convert.New(conv.Class, conv.Config); err != nil {
+			return fmt.Errorf("%s: %s: %w", workerFile, key, err)
+		}
+	}
 	// Read every connector file first: a typo fails fast, before anything
 	// starts.
 	var connectors []map[string]string
@@ -117,9 +134,26 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		}
 		connectors = append(connectors, cfg)
 	}
-	if err := os.MkdirAll(wc.DataDir, 0o755); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The data directory holds the embedded broker's log (every topic's
+	// records), connector configs, offsets and plugin sockets: what Ferry
+	// keeps there is private to the worker's user.
+	if err := os.MkdirAll(wc.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create ferry.data.dir: %w", err)
 	}
+	for _, sub := range []string{"broker", "sockets"} {
+		if err := privateDir(filepath.Join(wc.DataDir, sub), log); err != nil {
+			return err
+		}
+	}
+	allowed, err := allowedPaths(wc, log)
+	if err != nil {
+		return err
+	}
+
+	// The reaper ends the plugins should this worker die without stopping
+	// them; it is closed last, once every plugin is gone.
+	reaper := startReaper(log)
+	defer reaper.Close()
 
 	bootstrap, clusterID := wc.BootstrapServers, "ferry-embedded"
 	if bootstrap == "" {
@@ -132,7 +166,16 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		bootstrap = b.Addr()
 		log.Info("no bootstrap.servers set: running the embedded Kafka broker", "bootstrap.servers", bootstrap, "data", dir)
 	} else {
-		clusterID = ""
+		// As Kafka Connect, refuse to start without a Kafka to talk to:
+		// a worker that started anyway would show its sinks RUNNING for
+		// ever while they read nothing.
+		checkCtx, cancel := context.WithTimeout(ctx, wc.StartupTimeout)
+		clusterID, err = kafka.ClusterID(checkCtx, bootstrap, wc.Producer)
+		cancel()
+		if err != nil {
+			return unlessStopped(ctx, log, fmt.Errorf("%s: bootstrap.servers: cannot reach Kafka at %s within ferry.startup.timeout.ms (%s): %w", workerFile, bootstrap, wc.StartupTimeout, err))
+		}
+		log.Info("connected to Kafka", "bootstrap.servers", bootstrap, "cluster.id", clusterID)
 	}
 
 	pluginPath := wc.PluginPath
@@ -142,7 +185,13 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 			pluginPath = []string{filepath.Join(filepath.Dir(exe), "plugins")}
 		}
 	}
-	launcher := &plugin.Launcher{SocketDir: filepath.Join(wc.DataDir, "sockets"), Log: log.Named("plugin")}
+	launcher := &plugin.Launcher{
+		SocketDir: filepath.Join(wc.DataDir, "sockets"),
+		Log:       log.Named("plugin"),
+		Reaper:    reaper,
+		Heartbeat: wc.HeartbeatTimeout,
+		Env:       allowed,
+	}
 	if err := launcher.SweepSockets(); err != nil {
 		log.Warn("sweep plugin sockets", "error", err)
 	}
@@ -208,7 +257,114 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("REST shutdown", "error", err)
 	}
-	grpcSrv.GracefulStop()
+	stopGRPC(grpcSrv, 5*time.Second)
+	return nil
+}
+
+// stopGRPC stops the admin server gracefully, waiting at most timeout for
+// calls in flight before it cuts them off.
+func stopGRPC(s *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.Stop()
+		<-done
+	}
+}
+
+// privateDir creates dir, a directory only Ferry writes to, private to
+// the worker's user, or makes it private if an earlier version left it
+// open to others.
+func privateDir(dir string, log hclog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make %s private: %w", dir, err)
+		}
+		log.Info("made a data directory private to this user", "dir", dir, "was", fmt.Sprintf("%04o", st.Mode().Perm()))
+	}
+	return nil
+}
+
+// allowedPaths returns the environment that tells plugins which local
+// paths connectors may use: ferry.allowed.paths, or by default the working
+// directory (unless that is / or the home directory, which would let
+// anyone with access to the REST API read and write the user's files),
+// and never the worker's own data.
+func allowedPaths(wc *config.Worker, log hclog.Logger) ([]string, error) {
+	dirs := wc.AllowedPaths
+	if dirs == nil {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("ferry.allowed.paths: working directory: %w", err)
+		}
+		home, _ := os.UserHomeDir()
+		if wd == "/" || wd == home {
+			log.Warn("ferry.allowed.paths is not set and the working directory is too broad a default: file connectors may use no paths until it is set", "working.dir", wd)
+		} else {
+			dirs = []string{wd}
+		}
+	}
+	resolved := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		r, err := realPath(d)
+		if err != nil {
+			return nil, fmt.Errorf("ferry.allowed.paths: %w", err)
+		}
+		resolved = append(resolved, r)
+	}
+	denied := []string{}
+	for _, d := range []string{wc.DataDir, wc.OffsetsFile} {
+		r, err := realPath(d)
+		if err != nil {
+			return nil, fmt.Errorf("ferry.data.dir: %w", err)
+		}
+		denied = append(denied, r)
+	}
+	if len(resolved) > 0 {
+		log.Info("connectors may use local files under", "ferry.allowed.paths", strings.Join(resolved, ","))
+	}
+	sep := string(os.PathListSeparator)
+	return []string{
+		handshake.EnvAllowedPaths + "=" + strings.Join(resolved, sep),
+		handshake.EnvDeniedPaths + "=" + strings.Join(denied, sep),
+	}, nil
+}
+
+// realPath makes p absolute and resolves its symlinks, if it exists.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// startReaper starts the plugin reaper (this binary, re-run); without one
+// the worker runs on, but a crash of it may leave plugins behind.
+func startReaper(log hclog.Logger) *plugin.Reaper {
+	exe, err := os.Executable()
+	if err == nil {
+		var r *plugin.Reaper
+		if r, err = plugin.StartReaper(exe, []string{reaperCommand}, log.Named("reaper")); err == nil {
+			return r
+		}
+	}
+	log.Warn("no plugin reaper: plugins may outlive a crash of this worker", "error", err)
 	return nil
 }
 

@@ -30,3 +30,12 @@ const MaxMessageBytes = 256 << 20
 // which grows it to 16 MiB: over a local socket 1 MiB already keeps the
 // pipe full, and a slow receiver then buffers at most that much.
 const WindowBytes = 1 << 20
+
+// Environment variables through which the host tells a plugin which local
+// paths connectors may use (see sdk.AllowedPath): lists of absolute paths
+// with symlinks resolved, separated by os.PathListSeparator. When
+// EnvAllowedPaths is unset, paths are not restricted.
+const (
+	EnvAllowedPaths = "FERRY_ALLOWED_PATHS"
+	EnvDeniedPaths  = "FERRY_DENIED_PATHS"
+)
