@@ -4,7 +4,7 @@ BIN     := bin
 PLUGINS := $(patsubst plugins/%/,%,$(dir $(wildcard plugins/*/main.go)))
 TOOLS   := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: build test test-kafka bench vet fmt-check run proto tools clean
+.PHONY: build test test-kafka fuzz bench vet fmt-check run proto tools clean
 
 build:
 	$(GO) build -o $(BIN)/ferry ./host/cmd/ferry
@@ -28,6 +28,20 @@ fmt-check:
 test: fmt-check vet
 	cd sdk/go && $(GO) test -race -count=1 ./...
 	FERRY_TEST_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# Every Go fuzz target of the root module (func FuzzXxx in a _test.go file) for FUZZTIME
+# each: the .properties and JSON connector-file parsers, the worker config
+# and the REST handlers. A failure leaves its input in the package's
+# testdata/fuzz, to commit as a regression seed.
+FUZZTIME ?= 15s
+fuzz:
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' host plugins internal); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "go test -run '^$$' -fuzz '^$$t$$' -fuzztime $(FUZZTIME) $$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 # The end-to-end suite against Apache Kafka (KRaft), fetched from Maven
 # Central and started by scripts/kafka; the broker is stopped afterwards

@@ -4,59 +4,80 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // ParseProperties parses Java .properties text: `key=value`, `key: value`
 // or `key value`, `#` and `!` comments, backslash line continuations and
-// escapes (\t \n \r \f \uXXXX).
+// escapes (\t \n \r \f \uXXXX, with UTF-16 surrogate pairs joined). As in
+// java.util.Properties, a line ends at "\n", "\r\n" or a lone "\r", and a
+// continuation line is never a comment. An error names the line on which
+// the bad property starts.
 func ParseProperties(data []byte) (map[string]string, error) {
 	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	lineNo := 0
 	var logical strings.Builder
-	start := 0
-	for sc.Scan() {
-		lineNo++
-		line := sc.Text()
+	// inLogical is set while a logical line continues onto the next
+	// physical one; logical alone cannot tell, as a line holding just
+	// "\" continues without adding anything.
+	inLogical := false
+	lineNo, start := 0, 0
+	emit := func() error {
+		inLogical = false
 		if logical.Len() == 0 {
-			line = strings.TrimLeft(line, " \t\f")
+			// Only continuations and blanks: java.util.Properties
+			// skips such a line rather than defining an empty key.
+			return nil
+		}
+		k, v, err := splitProperty(logical.String())
+		logical.Reset()
+		if err != nil {
+			return fmt.Errorf("line %d: %w", start, err)
+		}
+		out[k] = v
+		return nil
+	}
+	for len(data) > 0 {
+		var line string
+		if i := bytes.IndexAny(data, "\r\n"); i < 0 {
+			line, data = string(data), nil
+		} else {
+			line = string(data[:i])
+			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			data = data[i+1:]
+		}
+		lineNo++
+		line = strings.TrimLeft(line, " \t\f")
+		if !inLogical {
 			if line == "" || line[0] == '#' || line[0] == '!' {
 				continue
 			}
-			start = lineNo
-		} else {
-			line = strings.TrimLeft(line, " \t\f")
+			start, inLogical = lineNo, true
 		}
 		if continues(line) {
 			logical.WriteString(line[:len(line)-1])
 			continue
 		}
 		logical.WriteString(line)
-		k, v, err := splitProperty(logical.String())
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", start, err)
+		if err := emit(); err != nil {
+			return nil, err
 		}
-		out[k] = v
-		logical.Reset()
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if logical.Len() > 0 {
-		k, v, err := splitProperty(logical.String())
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", start, err)
+	if inLogical {
+		if err := emit(); err != nil {
+			return nil, err
 		}
-		out[k] = v
 	}
 	return out, nil
 }
@@ -126,16 +147,23 @@ func unescape(s string) (string, error) {
 		case 'f':
 			b.WriteByte('\f')
 		case 'u':
-			if i+4 >= len(s) {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
+			r, ok := hex4(s, i+1)
+			if !ok {
+				return "", fmt.Errorf("malformed \\u escape %q: want four hex digits", s[i-1:min(i+5, len(s))])
 			}
-			r, err := strconv.ParseUint(s[i+1:i+5], 16, 32)
-			if err != nil {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
-			}
-			var buf [4]byte
-			b.Write(buf[:utf8.EncodeRune(buf[:], rune(r))])
 			i += 4
+			// Java writes a character beyond the BMP as two \u escapes
+			// (a UTF-16 surrogate pair); join them into one rune. A lone
+			// surrogate has no UTF-8 form and becomes U+FFFD.
+			if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+				if lo, ok := hex4(s, i+3); ok {
+					if joined := utf16.DecodeRune(r, lo); joined != utf8.RuneError {
+						r = joined
+						i += 6
+					}
+				}
+			}
+			b.WriteRune(r)
 		default:
 			b.WriteByte(s[i])
 		}
@@ -143,59 +171,199 @@ func unescape(s string) (string, error) {
 	return b.String(), nil
 }
 
+// hex4 decodes the four hex digits at s[i:i+4].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
 // LoadConnector reads a connector definition from a .properties file, or a
-// .json file holding either {"name":…,"config":{…}} or a flat map, as
-// connect-standalone accepts.
+// .json file holding either {"name":...,"config":{...}} or a flat map, as
+// connect-standalone accepts. Every error names path, and the line for a
+// syntax error.
 func LoadConnector(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read connector config: %w", err)
 	}
-	if !strings.HasSuffix(path, ".json") {
-		props, err := ParseProperties(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return props, nil
+	var cfg map[string]string
+	if strings.HasSuffix(path, ".json") {
+		cfg, err = parseConnectorJSON(data)
+	} else {
+		cfg, err = ParseProperties(data)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if inner, ok := doc["config"].(map[string]any); ok {
-		cfg, err := flatStrings(inner)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if name, ok := doc["name"].(string); ok {
-			if cfg["name"] != "" && cfg["name"] != name {
-				return nil, fmt.Errorf("%s: name %q does not match config.name %q", path, name, cfg["name"])
-			}
-			cfg["name"] = name
-		}
-		return cfg, nil
-	}
-	cfg, err := flatStrings(doc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
 
+// LoadConnectors reads the connector files given to `ferry standalone`, in
+// order, with LoadConnector, and checks that each defines a valid name
+// (see ParseConnector) that no other file defines: Kafka Connect refuses
+// to start when two files define one connector, rather than letting the
+// later one win. The other keys are left to ParseConnector and the plugin.
+// The error joins every problem in every file, each naming its file; on
+// error the configs are nil.
+func LoadConnectors(paths []string) ([]map[string]string, error) {
+	var (
+		cfgs  []map[string]string
+		errs  []error
+		owner = map[string]string{} // connector name -> the file defining it
+	)
+	for _, path := range paths {
+		cfg, err := LoadConnector(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfgs = append(cfgs, cfg)
+		name, present := connectorName(cfg)
+		if kerr := checkName(name, present); kerr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, kerr))
+			continue
+		}
+		if first, ok := owner[name]; ok {
+			errs = append(errs, fmt.Errorf("%s: connector %q is already defined in %s", path, name, first))
+			continue
+		}
+		owner[name] = path
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfgs, nil
+}
+
+// parseConnectorJSON decodes a JSON connector file. Numbers keep the text
+// they are written with (1000000 stays 1000000, not 1e+06, and an int64
+// keeps every digit), as Kafka Connect reads them as strings.
+func parseConnectorJSON(data []byte) (map[string]string, error) {
+	// Jackson, which Kafka Connect reads the file with, skips a UTF-8
+	// byte order mark (some Windows editors write one); encoding/json
+	// does not.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, jsonError(data, err)
+	}
+	// Decode stops after the first document; anything but white space
+	// after it is a mistake (two documents, a stray brace), not something
+	// to drop silently.
+	off := int(dec.InputOffset())
+	if rest := bytes.TrimLeft(data[off:], " \t\r\n"); len(rest) > 0 {
+		line, col := position(data, len(data)-len(rest))
+		return nil, fmt.Errorf("line %d, column %d: unexpected data after the JSON object", line, col)
+	}
+	if doc == nil {
+		return nil, errors.New("expected a JSON object, got null")
+	}
+	inner, wrapped := doc["config"].(map[string]any)
+	if !wrapped {
+		return flatStrings(doc)
+	}
+	cfg, err := flatStrings(inner)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if v, ok := doc["name"]; ok && v != nil {
+		name, ok := scalarString(v)
+		if !ok {
+			return nil, errors.New("name: value must be a string")
+		}
+		if cfg["name"] != "" && cfg["name"] != name {
+			return nil, fmt.Errorf("name %q does not match config.name %q", name, cfg["name"])
+		}
+		cfg["name"] = name
+	}
+	return cfg, nil
+}
+
+// jsonError adds the line and column to a decoding error that knows its
+// offset.
+func jsonError(data []byte, err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return errors.New("empty file: expected a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("unexpected end of file: the JSON object is not closed")
+	case errors.As(err, &syn):
+		// Offset counts the bytes read, the offending one included.
+		line, col := position(data, int(syn.Offset)-1)
+		return fmt.Errorf("line %d, column %d: %w", line, col, err)
+	case errors.As(err, &typ):
+		// The document decodes into map[string]any: only a top level
+		// that is not an object can mismatch.
+		line, col := position(data, int(typ.Offset)-1)
+		return fmt.Errorf("line %d, column %d: expected a JSON object, got %s", line, col, typ.Value)
+	}
+	return err
+}
+
+// position turns a byte offset into data into a 1-based line and column
+// (in bytes).
+func position(data []byte, off int) (line, col int) {
+	off = min(max(off, 0), len(data))
+	before := data[:off]
+	nl := bytes.LastIndexByte(before, '\n')
+	return bytes.Count(before, []byte{'\n'}) + 1, off - nl
+}
+
 // flatStrings turns JSON config values into strings, as Kafka Connect
-// accepts numbers and booleans for string-typed keys.
+// accepts numbers and booleans for string-typed keys; null drops the key.
+// Problems are reported in key order, so the error is the same on every
+// run.
 func flatStrings(m map[string]any) (map[string]string, error) {
 	out := make(map[string]string, len(m))
+	var bad []string
 	for k, v := range m {
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case float64, bool:
-			out[k] = fmt.Sprint(x)
-		case nil:
-		default:
-			return nil, fmt.Errorf("key %s: value must be a string, number or boolean", k)
+		if v == nil {
+			continue
 		}
+		s, ok := scalarString(v)
+		if !ok {
+			bad = append(bad, k)
+			continue
+		}
+		out[k] = s
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return nil, fmt.Errorf("key %s: value must be a string, number or boolean", strings.Join(bad, ", "))
 	}
 	return out, nil
+}
+
+// scalarString renders a JSON string, number (as written) or boolean.
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
 }

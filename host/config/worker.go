@@ -88,7 +88,8 @@ func LoadWorker(path string) (*Worker, error) {
 }
 
 // NewWorker applies defaults to props and validates them; source names the
-// origin in errors.
+// origin in errors. Keys it does not know are not errors, as in Kafka
+// Connect: UnusedWorkerKeys lists them for the caller to log.
 func NewWorker(source string, props map[string]string) (*Worker, error) {
 	w := &Worker{Raw: props, Producer: Prefixed(props, "producer."), Consumer: Prefixed(props, "consumer.")}
 	var problems []string
@@ -96,16 +97,18 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 		problems = append(problems, key+": "+fmt.Sprintf(format, args...))
 	}
 	w.BootstrapServers = strings.TrimSpace(props["bootstrap.servers"])
-	for _, side := range []string{"key", "value"} {
-		key := side + ".converter"
-		c := Converter{Class: strings.TrimSpace(props[key]), Config: Prefixed(props, key+".")}
-		if c.Class == "" {
-			bad(key, "missing required configuration with no default value")
-		}
-		if side == "key" {
-			w.KeyConverter = c
-		} else {
-			w.ValueConverter = c
+	// Every key is spelt out in full here, so that a test can check that
+	// the worker key table (keys.go) lists each.
+	for _, conv := range []struct {
+		key, prefix string
+		dst         *Converter
+	}{
+		{"key.converter", "key.converter.", &w.KeyConverter},
+		{"value.converter", "value.converter.", &w.ValueConverter},
+	} {
+		*conv.dst = Converter{Class: strings.TrimSpace(props[conv.key]), Config: Prefixed(props, conv.prefix)}
+		if conv.dst.Class == "" {
+			bad(conv.key, "missing required configuration with no default value")
 		}
 	}
 	w.OffsetsFile = strings.TrimSpace(props["offset.storage.file.filename"])
@@ -224,24 +227,34 @@ var ErrNoName = errors.New("connector config has no name")
 // ParseConnector checks the common connector keys of cfg. sink says whether
 // the class is a sink (topics are then required). Every problem is named by
 // key, and all are returned together.
+//
+// The name is trimmed of leading and trailing white space and control
+// characters, as Kafka Connect trims it (String.trim) both in REST create
+// and when it parses a STRING key; Name is the trimmed name. It must then
+// be non-empty, hold no ISO control character (a "\n" in a name would
+// split log lines) and not be "." or "..".
 func ParseConnector(cfg map[string]string, sink bool) (*Connector, []KeyError) {
-	c := &Connector{Raw: cfg, Name: strings.TrimSpace(cfg["name"]), Class: strings.TrimSpace(cfg["connector.class"]), TasksMax: 1}
+	name, present := connectorName(cfg)
+	c := &Connector{Raw: cfg, Name: name, Class: strings.TrimSpace(cfg["connector.class"]), TasksMax: 1}
 	var errs []KeyError
-	if c.Name == "" {
-		errs = append(errs, KeyError{"name", "Missing required configuration \"name\" which has no default value."})
+	if err := checkName(name, present); err != nil {
+		errs = append(errs, *err)
 	}
 	if c.Class == "" {
 		errs = append(errs, KeyError{"connector.class", "Missing required configuration \"connector.class\" which has no default value."})
 	}
 	if v, ok := cfg["tasks.max"]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
+		// tasks.max is an INT in Kafka Connect and an int32 on the wire
+		// to the plugin: parse it as 32 bits, or 4294967297 would pass
+		// here and reach the plugin as 1.
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 		switch {
 		case err != nil:
-			errs = append(errs, KeyError{"tasks.max", fmt.Sprintf("Invalid value %s for configuration tasks.max: Not a number of type INT", v)})
+			errs = append(errs, KeyError{"tasks.max", fmt.Sprintf("Invalid value %s for configuration tasks.max: Not a number of type INT", printable(v))})
 		case n < 1:
 			errs = append(errs, KeyError{"tasks.max", fmt.Sprintf("Invalid value %d for configuration tasks.max: Value must be at least 1", n)})
 		default:
-			c.TasksMax = n
+			c.TasksMax = int(n)
 		}
 	}
 	if sink {
@@ -277,3 +290,57 @@ type KeyError struct {
 }
 
 func (e KeyError) Error() string { return e.Key + ": " + e.Message }
+
+// connectorName returns cfg's name trimmed as Java's String.trim does
+// (every character up to and including ' ', which covers the ASCII
+// control characters), and whether the key is there at all.
+func connectorName(cfg map[string]string) (string, bool) {
+	name, ok := cfg["name"]
+	return strings.TrimFunc(name, func(r rune) bool { return r <= ' ' }), ok
+}
+
+// checkName applies Kafka Connect's NonEmptyStringWithoutControlChars
+// validator to a trimmed connector name, with its messages, and Ferry's
+// own rule against "." and "..".
+func checkName(name string, present bool) *KeyError {
+	if !present {
+		return &KeyError{"name", "Missing required configuration \"name\" which has no default value."}
+	}
+	if name == "" {
+		// Kafka Connect's text, two spaces and all: it prints the
+		// (empty) value between "value" and "for".
+		return &KeyError{"name", "Invalid value  for configuration name: String may not be empty"}
+	}
+	var codes []string
+	for _, r := range name {
+		if isISOControl(r) {
+			codes = append(codes, strconv.Itoa(int(r)))
+		}
+	}
+	if len(codes) > 0 {
+		return &KeyError{"name", fmt.Sprintf("Invalid value %s for configuration name: String may not contain control sequences but had the following ASCII chars: %s", printable(name), strings.Join(codes, ", "))}
+	}
+	if name == "." || name == ".." {
+		// Ferry's rule, not Kafka Connect's: HTTP clients and Go's
+		// ServeMux clean dot segments out of a URL path, so
+		// GET /connectors/.. would never reach the connector.
+		return &KeyError{"name", fmt.Sprintf("Invalid value %s for configuration name: a connector may not be named . or .. because REST URLs (/connectors/%s) cannot address it", name, name)}
+	}
+	return nil
+}
+
+// isISOControl is Java's Character.isISOControl: C0 controls, DEL and the
+// C1 controls.
+func isISOControl(r rune) bool {
+	return r <= 0x1f || (r >= 0x7f && r <= 0x9f)
+}
+
+// printable returns v as Kafka Connect prints a value in an error, unless
+// v holds a control character: then v is quoted Go-style, so that an error
+// about a bad value cannot itself break a log line.
+func printable(v string) string {
+	if strings.IndexFunc(v, isISOControl) >= 0 {
+		return strconv.Quote(v)
+	}
+	return v
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ferry-connect/ferry/internal/proctree"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 	sdk "github.com/ferry-connect/ferry/sdk/go"
 	"github.com/ferry-connect/ferry/sdk/go/handshake"
@@ -79,16 +80,6 @@ func launch(t *testing.T, l *Launcher, bin string) *Process {
 	return p
 }
 
-// alive reports whether pid is a live process (not gone, not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
-
 func within(t *testing.T, limit time.Duration, what string, f func()) {
 	t.Helper()
 	start := time.Now()
@@ -122,7 +113,7 @@ func TestKillStoppedPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	within(t, killGrace+2*time.Second, "Kill of a stopped plugin", p.Kill)
-	if alive(pid) {
+	if proctree.Alive(pid) {
 		t.Errorf("stopped plugin %d still alive after Kill", pid)
 	}
 }
@@ -156,7 +147,7 @@ func TestHungPluginDetected(t *testing.T) {
 	if !errors.Is(context.Cause(ctx), ErrUnresponsive) {
 		t.Errorf("call context's cause = %v, want ErrUnresponsive", context.Cause(ctx))
 	}
-	waitUntil(t, 2*time.Second, "hung plugin killed", func() bool { return !alive(p.runner.pid) })
+	waitUntil(t, 2*time.Second, "hung plugin killed", func() bool { return !proctree.Alive(p.runner.pid) })
 }
 
 // A plugin that dies ends its Process's life at once, saying how.
@@ -195,11 +186,11 @@ func TestProcessGroupEndsWithPlugin(t *testing.T) {
 				t.Fatal(err)
 			}
 			child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if !alive(child) {
+			if !proctree.Alive(child) {
 				t.Fatalf("child %d not running", child)
 			}
 			within(t, 2*time.Second, "Kill", p.Kill)
-			waitUntil(t, time.Second, "the plugin's child to be gone", func() bool { return !alive(child) })
+			waitUntil(t, time.Second, "the plugin's child to be gone", func() bool { return !proctree.Alive(child) })
 		})
 	}
 }
@@ -214,7 +205,7 @@ func TestGroupKilledWhenPluginExits(t *testing.T) {
 	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	syscall.Kill(p.runner.pid, syscall.SIGKILL)
 	<-p.Done()
-	waitUntil(t, 2*time.Second, "the plugin's child to be gone", func() bool { return !alive(child) })
+	waitUntil(t, 2*time.Second, "the plugin's child to be gone", func() bool { return !proctree.Alive(child) })
 }
 
 // Regression (issue 12): a plugin that died at start-up got go-plugin's
@@ -349,7 +340,7 @@ func TestReaperKillsRegisteredGroups(t *testing.T) {
 	if ws := registered.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("registered group: %v, want killed", registered.ProcessState)
 	}
-	if !alive(forgotten.Process.Pid) {
+	if !proctree.Alive(forgotten.Process.Pid) {
 		t.Errorf("a group removed from the reaper was killed")
 	}
 }

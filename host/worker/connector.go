@@ -137,7 +137,25 @@ func (c *connector) supervise(ctx context.Context) {
 	failures := 0
 	for {
 		started := time.Now()
-		err := c.runOnce(ctx)
+		// failed reports a run's failure in the status as soon as it is
+		// known, before the run has stopped its tasks; it says whether
+		// the restart budget is spent.
+		var giveUp, reported bool
+		failed := func(err error) {
+			reported = true
+			if time.Since(started) > time.Minute {
+				failures, backoff = 0, policy.RestartBackoff
+			}
+			failures++
+			if giveUp = failures > policy.RestartAttempts; giveUp {
+				c.log.Error("connector failed; restart budget spent", "restarts", failures-1, "error", err)
+				c.setState(StateFailed, err.Error())
+				return
+			}
+			c.log.Warn("connector failed; restarting", "attempt", failures, "backoff", backoff, "error", err)
+			c.setState(StateRestarting, err.Error())
+		}
+		err := c.runOnce(ctx, failed)
 		if ctx.Err() != nil {
 			c.setState(StateUnassigned, "")
 			return
@@ -146,18 +164,12 @@ func (c *connector) supervise(ctx context.Context) {
 			c.log.Info("task configs changed; restarting tasks")
 			continue
 		}
-		if time.Since(started) > time.Minute {
-			failures, backoff = 0, policy.RestartBackoff
+		if !reported {
+			failed(err)
 		}
-		failures++
-		trace := err.Error()
-		if failures > policy.RestartAttempts {
-			c.log.Error("connector failed; restart budget spent", "restarts", failures-1, "error", err)
-			c.setState(StateFailed, trace)
+		if giveUp {
 			return
 		}
-		c.log.Warn("connector failed; restarting", "attempt", failures, "backoff", backoff, "error", err)
-		c.setState(StateRestarting, trace)
 		select {
 		case <-ctx.Done():
 			c.setState(StateUnassigned, "")
@@ -196,8 +208,9 @@ func call[T any](ctx context.Context, proc *plugin.Process, f func(context.Conte
 // configs (errReconfigure) or something fails: a task, the connector, or
 // the plugin process (it exits, or leaves health checks unanswered for
 // ferry.plugin.heartbeat.timeout.ms). It returns once the plugin process is
-// gone, in bounded time (see stopRun).
-func (c *connector) runOnce(ctx context.Context) error {
+// gone, in bounded time (see stopRun). A failure of the running
+// connector is handed to failed as soon as it is known.
+func (c *connector) runOnce(ctx context.Context, failed func(error)) error {
 	proc, err := c.w.opts.Launch.Launch(ctx, c.class.Binary, c.name, c.log, pluginStartTimeout)
 	if err != nil {
 		return err
@@ -287,6 +300,9 @@ wait:
 			}
 		}
 	}
+	if failure != nil && !errors.Is(failure, errReconfigure) {
+		failed(failure)
+	}
 	c.stopRun(proc, stopTasks, tasksDone)
 	return failure
 }
@@ -319,7 +335,10 @@ func (c *connector) stopRun(proc *plugin.Process, stopTasks context.CancelFunc, 
 	ctx, cancelTimeout := context.WithTimeout(ctx, stopCallTimeout)
 	defer cancelTimeout()
 	if _, err := proc.Connector.Stop(ctx, &pb.StopRequest{}); err != nil {
-		c.log.Warn("stop connector", "error", proc.CallErr(err))
+		// Hung or dying: no point in a graceful shutdown of the process.
+		err = proc.CallErr(err)
+		c.log.Warn("stop connector", "error", err)
+		proc.Abort(fmt.Errorf("%w: killed when its connector did not stop: %v", plugin.ErrExited, err))
 	}
 }
 

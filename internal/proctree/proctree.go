@@ -12,7 +12,10 @@ import (
 
 // Stat is the part of /proc/<pid>/stat the harnesses use.
 type Stat struct {
-	PPID int
+	// State is the process state: R running, S sleeping, T stopped, Z
+	// zombie, ...
+	State byte
+	PPID  int
 	// CPU is user plus system time, in seconds.
 	CPU float64
 	// RSS is the resident set, in bytes.
@@ -34,6 +37,7 @@ func Read(pid int) (Stat, bool) {
 		return Stat{}, false
 	}
 	var s Stat
+	s.State = f[0][0]
 	s.PPID, _ = strconv.Atoi(f[1])
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
@@ -41,6 +45,13 @@ func Read(pid int) (Stat, bool) {
 	pages, _ := strconv.ParseInt(f[21], 10, 64)
 	s.RSS = pages * int64(os.Getpagesize())
 	return s, true
+}
+
+// Alive reports whether pid is a process that has not exited: it exists
+// and is no zombie.
+func Alive(pid int) bool {
+	st, ok := Read(pid)
+	return ok && st.State != 'Z'
 }
 
 // Children returns the processes whose parent is pid.

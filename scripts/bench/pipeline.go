@@ -244,7 +244,7 @@ type boundPlugin struct {
 func startBoundPlugin(o options) (*boundPlugin, error) {
 	before := proctree.Children(os.Getpid())
 	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
-	proc, err := l.Launch(filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	proc, err := l.Launch(context.Background(), filepath.Join(o.binDir, "plugins", "bench"), "bench", hclog.NewNullLogger(), 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +376,7 @@ func sinkBound(o options, topic string, size int) (result, error) {
 // into the host, without Kafka: the cost of the plugin boundary itself.
 func boundary(o options, input string) (result, error) {
 	l := &plugin.Launcher{SocketDir: filepath.Join(o.work, "sockets"), Log: hclog.NewNullLogger()}
-	proc, err := l.Launch(filepath.Join(o.binDir, "plugins", "file"), "bench", hclog.NewNullLogger(), 10*time.Second)
+	proc, err := l.Launch(context.Background(), filepath.Join(o.binDir, "plugins", "file"), "bench", hclog.NewNullLogger(), 10*time.Second)
 	if err != nil {
 		return result{}, err
 	}

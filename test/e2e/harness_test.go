@@ -125,13 +125,20 @@ var (
 // files) and waits until its REST API answers.
 func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 	t.Helper()
+	return startWorkerEnv(t, dir, nil, args...)
+}
+
+// startWorkerEnv is startWorker with env added to the worker's
+// environment.
+func startWorkerEnv(t *testing.T, dir string, env []string, args ...string) *workerProc {
+	t.Helper()
 	w := &workerProc{t: t, dir: dir, args: args, logf: filepath.Join(dir, fmt.Sprintf("worker-%d.log", time.Now().UnixNano()))}
 	logFile, err := os.Create(w.logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "ferry"), append([]string{"standalone"}, args...)...)
-	w.cmd.Env = testEnv()
+	w.cmd.Env = append(testEnv(), env...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)

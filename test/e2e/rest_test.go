@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,18 @@ func TestBadConfigsRejected(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(plugins, "not-a-plugin"), []byte("#!/bin/sh\necho hello\n"), 0o755)
 	os.WriteFile(filepath.Join(plugins, "crashes"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
+	// Regression (issue 12, defect 10): any executable under plugin.path
+	// ran, even one every user could have replaced.
+	writable := filepath.Join(plugins, "writable")
+	os.WriteFile(writable, []byte("#!/bin/sh\ntouch "+filepath.Join(dir, "writable-ran")+"\n"), 0o755)
+	os.Chmod(writable, 0o757)
 	w := startWorker(t, dir, writeWorkerConfig(t, dir, map[string]string{"plugin.path": plugins}))
+	if _, err := os.Stat(filepath.Join(dir, "writable-ran")); err == nil {
+		t.Errorf("a world-writable plugin binary was run")
+	}
+	if log, _ := os.ReadFile(w.logf); !strings.Contains(string(log), "refusing to run "+writable) {
+		t.Errorf("log does not name the refused plugin %s", writable)
+	}
 
 	var classes []map[string]string
 	w.call("GET", "/connector-plugins", nil, &classes)
@@ -40,6 +52,8 @@ func TestBadConfigsRejected(t *testing.T) {
 	}
 
 	in := filepath.Join(dir, "in.txt")
+	link := filepath.Join(dir, "passwd-link")
+	os.Symlink("/etc/passwd", link)
 	good := map[string]string{"connector.class": "FileStreamSource", "tasks.max": "1", "file": in, "topic": uniqueTopic(t)}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
@@ -65,6 +79,14 @@ func TestBadConfigsRejected(t *testing.T) {
 		{"unknown converter", with("value.converter", "com.example.NoSuchConverter"), "value.converter"},
 		{"missing topic", with("topic", ""), "topic"},
 		{"sink without topics", map[string]string{"connector.class": "FileStreamSink", "file": in}, "topics"},
+		// Regression (issue 12, defect 8): wrapped to a negative or zero
+		// task count on the way to the plugin.
+		{"tasks.max over 2^31-1", with("tasks.max", "4294967297"), "tasks.max"},
+		// Regression (issue 12, defect 12): any REST caller could have the
+		// worker copy /etc/shadow, or append to any file it can write.
+		{"source file outside the allowed paths", with("file", "/etc/passwd"), "file"},
+		{"source file through a link", with("file", link), "file"},
+		{"sink file outside the allowed paths", map[string]string{"connector.class": "FileStreamSink", "file": "/tmp/ferry-should-not-exist", "topics": "t"}, "file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var e errorBody
@@ -77,10 +99,31 @@ func TestBadConfigsRejected(t *testing.T) {
 			}
 		})
 	}
+	// Regression (issue 12, defect 8): names that break log lines or
+	// cannot be addressed in a URL were accepted.
+	for _, name := range []string{"line\nbreak", ".", ".."} {
+		var e errorBody
+		if code := w.call("POST", "/connectors", map[string]any{"name": name, "config": good}, &e); code != 400 || !strings.Contains(e.Message, "name") {
+			t.Errorf("create %q = %d %+v, want 400 naming the name", name, code, e)
+		}
+	}
+	// A write that is not JSON (a form a web page can post cross-site) is
+	// refused, as Kafka Connect does.
+	resp, err := http.Post(w.url+"/connectors", "text/plain", strings.NewReader(`{"name":"csrf","config":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 415 {
+		t.Errorf("POST with Content-Type text/plain = %d, want 415", resp.StatusCode)
+	}
 	var names []string
 	w.call("GET", "/connectors", nil, &names)
 	if len(names) != 0 {
 		t.Errorf("rejected connectors were created: %v", names)
+	}
+	if _, err := os.Stat("/tmp/ferry-should-not-exist"); err == nil {
+		t.Errorf("a sink outside the allowed paths created its file")
 	}
 }
 

@@ -117,6 +117,13 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	if err != nil {
 		return err
 	}
+	for _, u := range config.UnusedWorkerKeys(wc.Raw) {
+		if u.Status == config.KeyUnknown {
+			log.Warn(workerFile + ": " + u.String())
+		} else {
+			log.Info(workerFile + ": " + u.String())
+		}
+	}
 	// Kafka Connect refuses to start with a converter it cannot load;
 	// without this check every task would fail, minutes of restarts later.
 	for key, conv := range map[string]config.Converter{"key.converter": wc.KeyConverter, "value.converter": wc.ValueConverter} {
@@ -124,15 +131,11 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 			return fmt.Errorf("%s: %s: %w", workerFile, key, err)
 		}
 	}
-	// Read every connector file first: a typo fails fast, before anything
-	// starts.
-	var connectors []map[string]string
-	for _, f := range connectorFiles {
-		cfg, err := config.LoadConnector(f)
-		if err != nil {
-			return err
-		}
-		connectors = append(connectors, cfg)
+	// Read every connector file first: a typo, or two files naming the
+	// same connector, fails fast, before anything starts.
+	connectors, err := config.LoadConnectors(connectorFiles)
+	if err != nil {
+		return err
 	}
 	// The data directory holds the embedded broker's log (every topic's
 	// records), connector configs, offsets and plugin sockets: what Ferry
