@@ -1,16 +1,19 @@
 // Package rest serves Kafka Connect's REST API, with its JSON shapes and
-// status codes, over the worker's service layer.
+// status codes, over a Herder.
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ferry-connect/ferry/host/config"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/worker"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
@@ -19,33 +22,69 @@ import (
 // Version is reported by GET /.
 var Version = "0.1.0"
 
-// Handler returns the REST API for w; clusterID is reported by GET /.
-func Handler(w *worker.Worker, clusterID string) http.Handler {
-	a := &api{w: w, clusterID: clusterID}
+// Herder is what the REST API asks: it decides which connectors exist and
+// in which state. *worker.Worker is the standalone one; a distributed
+// herder will answer the same calls. Methods must be safe for concurrent
+// use; errors are classified as writeError documents (worker.ErrNotFound,
+// worker.ErrExists, *worker.InvalidConfigError, *worker.BadRequestError).
+type Herder interface {
+	Names() []string
+	Get(name string) (*worker.Info, error)
+	Status(name string) (*worker.Status, error)
+	Tasks(name string) ([]worker.TaskInfo, error)
+	Create(ctx context.Context, cfg map[string]string, target string) (*worker.Info, error)
+	Put(ctx context.Context, name string, cfg map[string]string) (info *worker.Info, created bool, err error)
+	Delete(ctx context.Context, name string) error
+	SetTarget(ctx context.Context, name, target string) error
+	Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*worker.Status, error)
+	CheckConfig(ctx context.Context, cfg map[string]string) ([]config.KeyError, error)
+	Class(name string) (*plugin.Class, bool)
+	Plugins(connectorsOnly bool) []worker.PluginInfo
+}
+
+// Handler returns the REST API over h; clusterID is reported by GET /.
+//
+// Every error, including an unknown path (404), a wrong method (405) and a
+// panic in a handler (500), is answered with Kafka Connect's JSON error
+// body. Request bodies are capped at maxBodyBytes (413). Endpoints under
+// /connectors and /connector-plugins answer 415 to a Content-Type other
+// than application/json, as Kafka Connect's resources (@Consumes JSON) do,
+// and the three that read a body also to a missing one.
+func Handler(h Herder, clusterID string) http.Handler {
+	a := &api{h: h, clusterID: clusterID}
 	mux := http.NewServeMux()
+	// Kafka Connect's RootResource declares no @Consumes.
 	mux.HandleFunc("GET /{$}", a.root)
-	mux.HandleFunc("GET /connectors", a.list)
-	mux.HandleFunc("POST /connectors", a.create)
-	mux.HandleFunc("GET /connectors/{name}", a.get)
-	mux.HandleFunc("DELETE /connectors/{name}", a.delete)
-	mux.HandleFunc("GET /connectors/{name}/config", a.getConfig)
-	mux.HandleFunc("PUT /connectors/{name}/config", a.putConfig)
-	mux.HandleFunc("GET /connectors/{name}/status", a.status)
-	mux.HandleFunc("GET /connectors/{name}/tasks", a.tasks)
-	mux.HandleFunc("PUT /connectors/{name}/pause", a.target(worker.StatePaused, http.StatusAccepted))
-	mux.HandleFunc("PUT /connectors/{name}/resume", a.target(worker.StateRunning, http.StatusAccepted))
-	mux.HandleFunc("PUT /connectors/{name}/stop", a.target(worker.StateStopped, http.StatusNoContent))
-	mux.HandleFunc("POST /connectors/{name}/restart", a.restart)
-	mux.HandleFunc("GET /connector-plugins", a.plugins)
-	mux.HandleFunc("GET /connector-plugins/{plugin}/config", a.pluginConfig)
-	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", a.validate)
-	mux.HandleFunc("GET /connectors/{name}/tasks/{task}/status", a.taskStatus)
-	mux.HandleFunc("POST /connectors/{name}/tasks/{task}/restart", a.taskRestart)
-	return mux
+	for _, r := range []struct {
+		pattern string
+		body    bool // reads a JSON body
+		h       http.HandlerFunc
+	}{
+		{"GET /connectors", false, a.list},
+		{"POST /connectors", true, a.create},
+		{"GET /connectors/{name}", false, a.get},
+		{"DELETE /connectors/{name}", false, a.delete},
+		{"GET /connectors/{name}/config", false, a.getConfig},
+		{"PUT /connectors/{name}/config", true, a.putConfig},
+		{"GET /connectors/{name}/status", false, a.status},
+		{"GET /connectors/{name}/tasks", false, a.tasks},
+		{"PUT /connectors/{name}/pause", false, a.target(worker.StatePaused, http.StatusAccepted)},
+		{"PUT /connectors/{name}/resume", false, a.target(worker.StateRunning, http.StatusAccepted)},
+		{"PUT /connectors/{name}/stop", false, a.target(worker.StateStopped, http.StatusNoContent)},
+		{"POST /connectors/{name}/restart", false, a.restart},
+		{"GET /connector-plugins", false, a.plugins},
+		{"GET /connector-plugins/{plugin}/config", false, a.pluginConfig},
+		{"PUT /connector-plugins/{plugin}/config/validate", true, a.validate},
+		{"GET /connectors/{name}/tasks/{task}/status", false, a.taskStatus},
+		{"POST /connectors/{name}/tasks/{task}/restart", false, a.taskRestart},
+	} {
+		mux.Handle(r.pattern, consumesJSON(r.body, r.h))
+	}
+	return &guard{mux: mux}
 }
 
 type api struct {
-	w         *worker.Worker
+	h         Herder
 	clusterID string
 }
 
@@ -55,28 +94,12 @@ func writeJSON(rw http.ResponseWriter, code int, v any) {
 	json.NewEncoder(rw).Encode(v)
 }
 
-// writeError answers as Kafka Connect's ConnectExceptionMapper does.
-func writeError(rw http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
-	var invalid *worker.InvalidConfigError
-	var bad *worker.BadRequestError
-	switch {
-	case errors.Is(err, worker.ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, worker.ErrExists):
-		code = http.StatusConflict
-	case errors.As(err, &invalid), errors.As(err, &bad):
-		code = http.StatusBadRequest
-	}
-	writeJSON(rw, code, map[string]any{"error_code": code, "message": err.Error()})
-}
-
 func (a *api) root(rw http.ResponseWriter, _ *http.Request) {
 	writeJSON(rw, http.StatusOK, map[string]string{"version": Version, "commit": "ferry", "kafka_cluster_id": a.clusterID})
 }
 
 func (a *api) list(rw http.ResponseWriter, r *http.Request) {
-	names := a.w.Names()
+	names := a.h.Names()
 	expand := r.URL.Query()["expand"]
 	if len(expand) == 0 {
 		writeJSON(rw, http.StatusOK, names)
@@ -88,11 +111,11 @@ func (a *api) list(rw http.ResponseWriter, r *http.Request) {
 		for _, e := range expand {
 			switch e {
 			case "status":
-				if st, err := a.w.Status(n); err == nil {
+				if st, err := a.h.Status(n); err == nil {
 					entry["status"] = statusJSON(st)
 				}
 			case "info":
-				if info, err := a.w.Get(n); err == nil {
+				if info, err := a.h.Get(n); err == nil {
 					entry["info"] = infoJSON(info)
 				}
 			}
@@ -127,10 +150,19 @@ func statusJSON(st *worker.Status) map[string]any {
 	return map[string]any{"name": st.Name, "connector": stateJSON(st.Connector, st.WorkerID), "tasks": tasks, "type": st.Type}
 }
 
+// decodeConfig reads a JSON request body into into. The guard has capped
+// r.Body at maxBodyBytes, so the decoder never holds more than that; a
+// declared Content-Length over the cap is refused before reading.
 func decodeConfig(r *http.Request, into any) error {
+	if r.ContentLength > maxBodyBytes {
+		return errBodyTooLarge
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.UseNumber()
 	if err := dec.Decode(into); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
 		return &worker.BadRequestError{Msg: fmt.Sprintf("Request body is not valid JSON: %v", err)}
 	}
 	return nil
@@ -201,17 +233,17 @@ func (a *api) create(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Invalid initial state %q: must be RUNNING, PAUSED or STOPPED", body.InitialState)})
 		return
 	}
-	info, err := a.w.Create(r.Context(), cfg, state)
+	info, err := a.h.Create(r.Context(), cfg, state)
 	if err != nil {
 		writeError(rw, err)
 		return
 	}
-	rw.Header().Set("Location", "/connectors/"+name)
+	rw.Header().Set("Location", location(name))
 	writeJSON(rw, http.StatusCreated, infoJSON(info))
 }
 
 func (a *api) get(rw http.ResponseWriter, r *http.Request) {
-	info, err := a.w.Get(r.PathValue("name"))
+	info, err := a.h.Get(r.PathValue("name"))
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -220,7 +252,7 @@ func (a *api) get(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) delete(rw http.ResponseWriter, r *http.Request) {
-	if err := a.w.Delete(r.Context(), r.PathValue("name")); err != nil {
+	if err := a.h.Delete(r.Context(), r.PathValue("name")); err != nil {
 		writeError(rw, err)
 		return
 	}
@@ -228,7 +260,7 @@ func (a *api) delete(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) getConfig(rw http.ResponseWriter, r *http.Request) {
-	info, err := a.w.Get(r.PathValue("name"))
+	info, err := a.h.Get(r.PathValue("name"))
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -243,13 +275,13 @@ func (a *api) putConfig(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	info, created, err := a.w.Put(r.Context(), name, cfg)
+	info, created, err := a.h.Put(r.Context(), name, cfg)
 	if err != nil {
 		writeError(rw, err)
 		return
 	}
 	if created {
-		rw.Header().Set("Location", "/connectors/"+name)
+		rw.Header().Set("Location", location(name))
 		writeJSON(rw, http.StatusCreated, infoJSON(info))
 		return
 	}
@@ -257,7 +289,7 @@ func (a *api) putConfig(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) status(rw http.ResponseWriter, r *http.Request) {
-	st, err := a.w.Status(r.PathValue("name"))
+	st, err := a.h.Status(r.PathValue("name"))
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -266,7 +298,7 @@ func (a *api) status(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) tasks(rw http.ResponseWriter, r *http.Request) {
-	tasks, err := a.w.Tasks(r.PathValue("name"))
+	tasks, err := a.h.Tasks(r.PathValue("name"))
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -280,7 +312,7 @@ func (a *api) tasks(rw http.ResponseWriter, r *http.Request) {
 
 func (a *api) target(state string, code int) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		if err := a.w.SetTarget(r.Context(), r.PathValue("name"), state); err != nil {
+		if err := a.h.SetTarget(r.Context(), r.PathValue("name"), state); err != nil {
 			writeError(rw, err)
 			return
 		}
@@ -292,7 +324,7 @@ func (a *api) restart(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	includeTasks := q.Get("includeTasks") == "true"
 	onlyFailed := q.Get("onlyFailed") == "true"
-	st, err := a.w.Restart(r.Context(), r.PathValue("name"), includeTasks, onlyFailed)
+	st, err := a.h.Restart(r.Context(), r.PathValue("name"), includeTasks, onlyFailed)
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -307,7 +339,7 @@ func (a *api) restart(rw http.ResponseWriter, r *http.Request) {
 func (a *api) plugins(rw http.ResponseWriter, r *http.Request) {
 	connectorsOnly := r.URL.Query().Get("connectorsOnly") != "false"
 	var out []map[string]any
-	for _, p := range a.w.Plugins(connectorsOnly) {
+	for _, p := range a.h.Plugins(connectorsOnly) {
 		m := map[string]any{"class": p.Class, "type": p.Type}
 		if p.Version != "" {
 			m["version"] = p.Version
@@ -345,11 +377,11 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 	}
 	if given := cfg["connector.class"]; given == "" {
 		cfg["connector.class"] = class.Spec.Class
-	} else if other, ok := a.w.Class(given); !ok || other != class {
+	} else if other, ok := a.h.Class(given); !ok || other != class {
 		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Included connector type %s does not match request type %s", given, name)})
 		return
 	}
-	keyErrs, err := a.w.CheckConfig(r.Context(), cfg)
+	keyErrs, err := a.h.CheckConfig(r.Context(), cfg)
 	if err != nil {
 		writeError(rw, err)
 		return
@@ -385,10 +417,10 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 // class finds a connector plugin by the name a URL gives (class, alias,
 // or alias without its Connector suffix).
 func (a *api) class(name string) (*plugin.Class, error) {
-	if c, ok := a.w.Class(name); ok {
+	if c, ok := a.h.Class(name); ok {
 		return c, nil
 	}
-	if c, ok := a.w.Class(name + "Connector"); ok {
+	if c, ok := a.h.Class(name + "Connector"); ok {
 		return c, nil
 	}
 	return nil, fmt.Errorf("connector plugin %s %w", name, worker.ErrNotFound)
@@ -448,7 +480,7 @@ func nonNil(s []string) []string {
 
 // task parses {task} and returns the connector's status and the task id.
 func (a *api) task(r *http.Request) (*worker.Status, int, error) {
-	st, err := a.w.Status(r.PathValue("name"))
+	st, err := a.h.Status(r.PathValue("name"))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -477,9 +509,17 @@ func (a *api) taskRestart(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, err)
 		return
 	}
-	if _, err := a.w.Restart(r.Context(), r.PathValue("name"), true, false); err != nil {
+	if _, err := a.h.Restart(r.Context(), r.PathValue("name"), true, false); err != nil {
 		writeError(rw, err)
 		return
 	}
 	rw.WriteHeader(http.StatusNoContent)
 }
+
+// location is a connector's URL path, escaped as Kafka Connect's
+// UriBuilder.path escapes it: a name may hold '/', '?', spaces or (until
+// the config check refuses them) control characters.
+func location(name string) string { return "/connectors/" + url.PathEscape(name) }
+
+// Interface guards
+var _ Herder = (*worker.Worker)(nil)
