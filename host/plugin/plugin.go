@@ -302,6 +302,9 @@ func (l *Launcher) Launch(ctx context.Context, bin, owner string, log hclog.Logg
 	if err != nil {
 		close(p.watchDone)
 		p.Kill()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("start %s: %w", bin, ctx.Err())
+		}
 		return nil, startError(bin, run, err)
 	}
 	raw, err := rpc.Dispense(handshake.PluginName)

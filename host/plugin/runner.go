@@ -53,8 +53,9 @@ type procRunner struct {
 	pid    int
 	exited chan struct{} // closed once the process is reaped
 
-	mu      sync.Mutex // guards pid (while starting), reaped and waitErr
+	mu      sync.Mutex // guards pid (while starting), reaped, killed and waitErr
 	reaped  bool
+	killed  bool // Kill signalled the process: its death is no failure of its own
 	waitErr error
 }
 
@@ -123,7 +124,10 @@ func (r *procRunner) wait() {
 	close(r.exited)
 }
 
-// Wait blocks until the process has exited and been reaped.
+// Wait blocks until the process has exited and been reaped. It returns
+// nil for a process Kill ended: go-plugin logs a failed exit as an error,
+// and a plugin the worker chose to kill has not failed (exitStatus still
+// tells how it ended).
 func (r *procRunner) Wait(ctx context.Context) error {
 	select {
 	case <-r.exited:
@@ -132,6 +136,9 @@ func (r *procRunner) Wait(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.killed {
+		return nil
+	}
 	return r.waitErr
 }
 
@@ -146,6 +153,7 @@ func (r *procRunner) Kill(context.Context) error {
 	if err := syscall.Kill(-r.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill plugin process group %d: %w", r.pid, err)
 	}
+	r.killed = true
 	return nil
 }
 

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 
 	sdk "github.com/ferry-connect/ferry/sdk/go"
 )
@@ -19,7 +17,7 @@ func sinkConnector() sdk.SinkConnector {
 		TaskClass: "org.apache.kafka.connect.file.FileStreamSinkTask",
 		Version:   version,
 		Config: []sdk.ConfigDef{
-			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Destination filename", Validate: notEmpty},
+			{Name: "file", Type: sdk.TypeString, Required: true, Doc: "Destination filename", Validate: allowedFile},
 		},
 		Open: openSink,
 	}
@@ -34,7 +32,11 @@ type sink struct {
 
 func openSink(_ context.Context, cfg sdk.Config) (sdk.SinkTask, error) {
 	s := &sink{name: cfg.String("file")}
-	f, err := os.OpenFile(s.name, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	path, err := sdk.AllowedPath(s.name)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.name, err)
 	}
@@ -79,7 +81,7 @@ func dropPartialLine(f *os.File) error {
 
 func (s *sink) Put(_ context.Context, records []sdk.SinkRecord) error {
 	for i := range records {
-		s.w.WriteString(text(records[i].Value))
+		s.w.WriteString(valueText(records[i].ValueSchema, records[i].Value))
 		if err := s.w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("write %s: %w", s.name, err)
 		}
@@ -107,30 +109,4 @@ func (s *sink) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// text renders a value as one line, the way Kafka Connect's sink prints it
-// for strings and numbers; structured values are written as JSON.
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case *sdk.StructValue:
-		m := make(map[string]any, len(x.Values))
-		for i, f := range x.Schema.Fields {
-			m[f.Name] = x.Values[i]
-		}
-		v = m
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
