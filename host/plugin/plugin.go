@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -269,7 +270,7 @@ func (l *Launcher) Launch(ctx context.Context, bin, owner string, log hclog.Logg
 		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: socketDir},
 		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
 			cmd := exec.Command(bin)
-			cmd.Env = append(env, spec.Env...) // go-plugin's handshake and socket settings
+			cmd.Env = slices.Concat(env, spec.Env) // go-plugin's handshake and socket settings
 			run = newProcRunner(cmd, l.Reaper)
 			started.Store(run)
 			return run, nil

@@ -242,6 +242,21 @@ func (w *workerProc) call(method, path string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// callNoFail makes a REST call from any goroutine and returns its status
+// code, 0 if the request failed.
+func (w *workerProc) callNoFail(method, path string, body any) int {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, w.url+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 type status struct {
 	Name      string `json:"name"`
 	Connector struct {
