@@ -482,30 +482,28 @@ const gregorianCutover = -12219292800000
 // appendJavaDate appends java.util.Date.toString of ms since the epoch,
 // "EEE MMM dd HH:mm:ss zzz yyyy" in loc.
 func appendJavaDate(b []byte, ms int64, loc *time.Location) []byte {
-	zone, offset := time.UnixMilli(ms).In(loc).Zone()
-	local := ms + int64(offset)*1000
-	days, msOfDay := floorDiv(local, 86400000), floorMod(local, 86400000)
-	var year int64
-	var month, day int
-	if ms >= 0 || ms >= gregorianCutover-int64(offset)*1000 {
-		year, month, day = gregorianDate(days)
-	} else {
-		year, month, day = julianDate(days)
+	t := time.UnixMilli(ms).In(loc)
+	zone, offset := t.Zone()
+	y, m, day := t.Date()
+	year, month := int64(y), int(m)
+	if ms < gregorianCutover-int64(offset)*1000 {
+		year, month, day = julianDate(floorDiv(ms+int64(offset)*1000, 86400000))
 	}
 	if year <= 0 {
 		year = 1 - year // Java prints the year of its era: 1 BC is year 1
 	}
-	b = append(b, "SunMonTueWedThuFriSat"[floorMod(days+4, 7)*3:][:3]...)
+	hour, minute, sec := t.Clock()
+	b = append(b, t.Weekday().String()[:3]...) // the same in both calendars
 	b = append(b, ' ')
-	b = append(b, "JanFebMarAprMayJunJulAugSepOctNovDec"[(month-1)*3:][:3]...)
+	b = append(b, time.Month(month).String()[:3]...)
 	b = append(b, ' ')
 	b = append2(b, day)
 	b = append(b, ' ')
-	b = append2(b, int(msOfDay/3600000))
+	b = append2(b, hour)
 	b = append(b, ':')
-	b = append2(b, int(msOfDay/60000%60))
+	b = append2(b, minute)
 	b = append(b, ':')
-	b = append2(b, int(msOfDay/1000%60))
+	b = append2(b, sec)
 	b = append(b, ' ')
 	b = append(b, zone...)
 	b = append(b, ' ')
@@ -522,29 +520,6 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
-
-// gregorianDate returns the proleptic Gregorian date of days since
-// 1970-01-01 (Howard Hinnant's civil_from_days).
-func gregorianDate(days int64) (int64, int, int) {
-	z := days + 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day := int(doy - (153*mp+2)/5 + 1)
-	month := int(mp + 3)
-	if month > 12 {
-		month -= 12
-	}
-	year := yoe + era*400
-	if month <= 2 {
-		year++
-	}
-	return year, month, day
 }
 
 // julianDate returns the Julian calendar date of days since 1970-01-01

@@ -2,237 +2,27 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"math"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the datetz checks load zones by name
 
-	"github.com/ferry-connect/ferry/host/convert"
-	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 	sdk "github.com/ferry-connect/ferry/sdk/go"
 )
 
-// The golden files in testdata come from scripts/tostring-vectors/run, which
-// runs Apache Kafka's JsonConverter on a JDK 21 or later in UTC: java.util.Date
-// prints in the JVM's default zone, and the sink in the process's.
+// The Java output in testdata/java-text.txt comes from
+// scripts/tostring-vectors/run in UTC: java.util.Date prints in the JVM's
+// default zone, and the sink in the process's. The JsonConverter vectors
+// (testdata/tostring.json) go through the real binaries in test/e2e.
 func TestMain(m *testing.M) {
 	time.Local = time.UTC
 	os.Exit(m.Run())
-}
-
-type toStringVector struct {
-	Schemas  bool   `json:"schemas"`
-	Input    string `json:"input"`
-	Expected string `json:"expected"`
-	Note     string `json:"note"`
-}
-
-func loadToStringVectors(t *testing.T) []toStringVector {
-	t.Helper()
-	b, err := os.ReadFile("testdata/tostring.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vs []toStringVector
-	if err := json.Unmarshal(b, &vs); err != nil {
-		t.Fatal(err)
-	}
-	if len(vs) < 100 {
-		t.Fatalf("testdata/tostring.json has %d vectors; regenerate it with scripts/tostring-vectors/run", len(vs))
-	}
-	return vs
-}
-
-// Regression test for issue 12, defect 13: FileStreamSink wrote arrays,
-// maps and structs as JSON (or Go's dump of internal schema objects),
-// Decimals as raw bytes, dates as quoted RFC 3339 and doubles as Go
-// formats them, where Kafka Connect's FileStreamSinkTask prints
-// String.valueOf of the Connect value. Each vector's input goes through
-// Ferry's JsonConverter, the SDK's value decoding (mirrored below) and the
-// sink's Put into a file, and each line must be what Kafka Connect printed.
-func TestSinkWritesValuesAsKafkaConnect(t *testing.T) {
-	vectors := loadToStringVectors(t)
-	converters := map[bool]convert.Converter{}
-	for _, schemas := range []bool{true, false} {
-		c, err := convert.New("JsonConverter", map[string]string{"schemas.enable": strconv.FormatBool(schemas)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		converters[schemas] = c
-	}
-	records := make([]sdk.SinkRecord, len(vectors))
-	for i, v := range vectors {
-		var d pb.Data
-		ps, err := converters[v.Schemas].ToConnect("t", []byte(v.Input), &d)
-		if err != nil {
-			t.Fatalf("vector %d %s: ToConnect: %v", i, v.Input, err)
-		}
-		s, val, err := sdkData(ps, &d)
-		if err != nil {
-			t.Fatalf("vector %d %s: %v", i, v.Input, err)
-		}
-		records[i] = sdk.SinkRecord{Topic: "t", Offset: int64(i), ValueSchema: s, Value: val}
-	}
-
-	path := filepath.Join(t.TempDir(), "out.txt")
-	task, err := openSink(context.Background(), sdk.Config{"file": path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := task.Put(context.Background(), records); err != nil {
-		t.Fatal(err)
-	}
-	if err := task.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(lines) != len(vectors) {
-		t.Fatalf("sink wrote %d lines for %d records", len(lines), len(vectors))
-	}
-	for i, v := range vectors {
-		if lines[i] != v.Expected {
-			t.Errorf("vector %d (schemas.enable=%t) %s\n got: %s\nwant: %s", i, v.Schemas, v.Input, lines[i], v.Expected)
-		}
-	}
-}
-
-// sdkData turns what the host's converter produced into the schema and
-// value a sink task receives. It mirrors the SDK's decoding (sdk/go/wire.go
-// fromProto, fromData, valueFromProto), which the SDK does not export.
-func sdkData(ps *pb.Schema, d *pb.Data) (*sdk.Schema, any, error) {
-	s := sdkSchema(ps)
-	if d.Raw != nil {
-		if s.Type == sdk.String {
-			return s, string(d.Raw), nil
-		}
-		return s, d.Raw, nil
-	}
-	v, err := sdkValue(s, d.Value)
-	return s, v, err
-}
-
-func sdkSchema(p *pb.Schema) *sdk.Schema {
-	if p == nil {
-		return nil
-	}
-	s := &sdk.Schema{Type: sdk.Type(p.Type), Optional: p.Optional, Name: p.Name, Version: p.Version, Doc: p.Doc,
-		Parameters: p.Parameters, Key: sdkSchema(p.KeySchema), Value: sdkSchema(p.ValueSchema)}
-	for _, f := range p.Fields {
-		s.Fields = append(s.Fields, sdk.Field{Name: f.Name, Schema: sdkSchema(f.Schema)})
-	}
-	if p.HasDefault {
-		s.Default, _ = sdkValue(s, p.DefaultValue)
-	}
-	return s
-}
-
-func sdkValue(s *sdk.Schema, p *pb.Value) (any, error) {
-	switch k := p.GetKind().(type) {
-	case nil:
-		return nil, nil
-	case *pb.Value_BoolValue:
-		return k.BoolValue, nil
-	case *pb.Value_IntValue:
-		if s == nil {
-			return k.IntValue, nil
-		}
-		switch s.Name {
-		case sdk.TimestampName, sdk.TimeName:
-			return time.UnixMilli(k.IntValue).UTC(), nil
-		case sdk.DateName:
-			return time.UnixMilli(k.IntValue * 86400000).UTC(), nil
-		}
-		switch s.Type {
-		case sdk.Int8:
-			return int8(k.IntValue), nil
-		case sdk.Int16:
-			return int16(k.IntValue), nil
-		case sdk.Int32:
-			return int32(k.IntValue), nil
-		}
-		return k.IntValue, nil
-	case *pb.Value_FloatValue:
-		if s != nil && s.Type == sdk.Float32 {
-			return float32(k.FloatValue), nil
-		}
-		return k.FloatValue, nil
-	case *pb.Value_StringValue:
-		return k.StringValue, nil
-	case *pb.Value_BytesValue:
-		return k.BytesValue, nil
-	case *pb.Value_ArrayValue:
-		var elem *sdk.Schema
-		if s != nil {
-			elem = s.Value
-		}
-		out := make([]any, len(k.ArrayValue.Items))
-		for i, it := range k.ArrayValue.Items {
-			v, err := sdkValue(elem, it)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	case *pb.Value_MapValue:
-		var ks, vs *sdk.Schema
-		if s != nil {
-			ks, vs = s.Key, s.Value
-		}
-		stringKeys := true
-		for _, e := range k.MapValue.Entries {
-			if _, ok := e.Key.GetKind().(*pb.Value_StringValue); !ok {
-				stringKeys = false
-			}
-		}
-		if stringKeys {
-			out := make(map[string]any, len(k.MapValue.Entries))
-			for _, e := range k.MapValue.Entries {
-				v, err := sdkValue(vs, e.Value)
-				if err != nil {
-					return nil, err
-				}
-				out[e.Key.GetStringValue()] = v
-			}
-			return out, nil
-		}
-		out := make([]sdk.MapEntry, len(k.MapValue.Entries))
-		for i, e := range k.MapValue.Entries {
-			kv, err := sdkValue(ks, e.Key)
-			if err != nil {
-				return nil, err
-			}
-			vv, err := sdkValue(vs, e.Value)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = sdk.MapEntry{Key: kv, Value: vv}
-		}
-		return out, nil
-	case *pb.Value_StructValue:
-		out := sdk.NewStruct(s)
-		for i, fv := range k.StructValue.Fields {
-			v, err := sdkValue(s.Fields[i].Schema, fv)
-			if err != nil {
-				return nil, err
-			}
-			out.Values[i] = v
-		}
-		return out, nil
-	}
-	return nil, strconv.ErrSyntax
 }
 
 // javaText is one line of testdata/java-text.txt: a kind, its inputs and

@@ -32,14 +32,13 @@ const tostringMarker = "ferry-tostring-start"
 // JsonConverter (schemas.enable on and off) into FileStreamSink, whose lines
 // must be those Kafka Connect wrote for the same bytes.
 //
-// Not parallel: java.util.Date prints in the JVM's zone, and the vectors
-// were made in UTC, so the worker (and its plugins, which inherit TZ) runs
-// with TZ=UTC; t.Setenv needs a sequential test.
+// java.util.Date prints in the JVM's zone, and the vectors were made in
+// UTC, so the worker (and its plugins, which inherit TZ) runs with TZ=UTC.
 func TestToStringSinkMatchesKafkaConnect(t *testing.T) {
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatal("kcat is not installed (apt-get install kcat; .ci/run installs it)")
 	}
-	t.Setenv("TZ", "UTC")
+	t.Parallel()
 	b, err := os.ReadFile("../../plugins/file/testdata/tostring.json")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +56,7 @@ func TestToStringSinkMatchesKafkaConnect(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	w := startWorkerEnv(t, dir, []string{"TZ=UTC"}, writeWorkerConfig(t, dir, nil))
 	type run struct {
 		schemas bool
 		topic   string
