@@ -126,9 +126,12 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	}
 	// Kafka Connect refuses to start with a converter it cannot load;
 	// without this check every task would fail, minutes of restarts later.
-	for key, conv := range map[string]config.Converter{"key.converter": wc.KeyConverter, "value.converter": wc.ValueConverter} {
-		if _, err := convert.New(conv.Class, conv.Config); err != nil {
-			return fmt.Errorf("%s: %s: %w", workerFile, key, err)
+	for _, c := range []struct {
+		key  string
+		conv config.Converter
+	}{{"key.converter", wc.KeyConverter}, {"value.converter", wc.ValueConverter}} {
+		if _, err := convert.New(c.conv.Class, c.conv.Config); err != nil {
+			return fmt.Errorf("%s: %s: %w", workerFile, c.key, err)
 		}
 	}
 	// Read every connector file first: a typo, or two files naming the
@@ -143,10 +146,8 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	if err := os.MkdirAll(wc.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create ferry.data.dir: %w", err)
 	}
-	for _, sub := range []string{"broker", "sockets"} {
-		if err := privateDir(filepath.Join(wc.DataDir, sub), log); err != nil {
-			return err
-		}
+	if err := privateDir(filepath.Join(wc.DataDir, "sockets"), log); err != nil {
+		return err
 	}
 	allowed, err := allowedPaths(wc, log)
 	if err != nil {
@@ -161,6 +162,9 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	bootstrap, clusterID := wc.BootstrapServers, "ferry-embedded"
 	if bootstrap == "" {
 		dir := filepath.Join(wc.DataDir, "broker")
+		if err := privateDir(dir, log); err != nil {
+			return err
+		}
 		b, err := broker.Start(dir, wc.EmbeddedPort)
 		if err != nil {
 			return err
