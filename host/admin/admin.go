@@ -1,6 +1,6 @@
-// Package admin serves the gRPC admin API (ferry.admin.v1) over the
-// worker's service layer: the same operations as the REST API, with gRPC
-// status codes for the same errors.
+// Package admin serves the gRPC admin API (ferry.admin.v1) over a herder:
+// the same operations as the REST API, with gRPC status codes for the same
+// errors.
 package admin
 
 import (
@@ -15,14 +15,15 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ferry-connect/ferry/host/worker"
+	"github.com/ferry-connect/ferry/host/herder"
+	"github.com/ferry-connect/ferry/host/store"
 	adminv1 "github.com/ferry-connect/ferry/proto/gen/ferry/admin/v1"
 	"github.com/ferry-connect/ferry/sdk/go/codec"
 )
 
 // NewServer returns a gRPC server with the admin service registered, with
 // panic recovery and call logging.
-func NewServer(w *worker.Worker, log hclog.Logger) *grpc.Server {
+func NewServer(w herder.Herder, log hclog.Logger) *grpc.Server {
 	logger := logging.LoggerFunc(func(_ context.Context, level logging.Level, msg string, fields ...any) {
 		switch level {
 		case logging.LevelError:
@@ -46,19 +47,19 @@ func NewServer(w *worker.Worker, log hclog.Logger) *grpc.Server {
 
 type service struct {
 	adminv1.UnimplementedAdminServiceServer
-	w *worker.Worker
+	w herder.Herder
 }
 
 // grpcErr maps service-layer errors to status codes.
 func grpcErr(err error) error {
-	var invalid *worker.InvalidConfigError
-	var bad *worker.BadRequestError
+	var invalid *herder.InvalidConfigError
+	var bad *herder.BadRequestError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, worker.ErrNotFound):
+	case errors.Is(err, herder.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, worker.ErrExists):
+	case errors.Is(err, herder.ErrExists):
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.As(err, &invalid), errors.As(err, &bad):
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -66,7 +67,7 @@ func grpcErr(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-func infoProto(i *worker.Info) *adminv1.ConnectorInfo {
+func infoProto(i *herder.Info) *adminv1.ConnectorInfo {
 	out := &adminv1.ConnectorInfo{Name: i.Name, Config: i.Config, Type: i.Type}
 	for t := 0; t < i.Tasks; t++ {
 		out.Tasks = append(out.Tasks, &adminv1.TaskID{Connector: i.Name, Task: int32(t)})
@@ -74,11 +75,11 @@ func infoProto(i *worker.Info) *adminv1.ConnectorInfo {
 	return out
 }
 
-func statusProto(st *worker.Status) *adminv1.ConnectorStatus {
+func statusProto(st *herder.Status) *adminv1.ConnectorStatus {
 	out := &adminv1.ConnectorStatus{Name: st.Name, Type: st.Type,
-		Connector: &adminv1.State{State: st.Connector.State, Trace: st.Connector.Trace, WorkerId: st.WorkerID}}
+		Connector: &adminv1.State{State: st.Connector.State, Trace: st.Connector.Trace, WorkerId: st.Connector.WorkerID}}
 	for i, t := range st.Tasks {
-		out.Tasks = append(out.Tasks, &adminv1.TaskStatus{Id: int32(i), State: &adminv1.State{State: t.State, Trace: t.Trace, WorkerId: st.WorkerID}})
+		out.Tasks = append(out.Tasks, &adminv1.TaskStatus{Id: int32(i), State: &adminv1.State{State: t.State, Trace: t.Trace, WorkerId: t.WorkerID}})
 	}
 	return out
 }
@@ -98,10 +99,13 @@ func (s *service) CreateConnector(ctx context.Context, req *adminv1.CreateConnec
 		}
 		cfg["name"] = req.Name
 	}
-	target := map[adminv1.InitialState]string{
-		adminv1.InitialState_INITIAL_STATE_PAUSED:  worker.StatePaused,
-		adminv1.InitialState_INITIAL_STATE_STOPPED: worker.StateStopped,
-	}[req.InitialState]
+	target := store.Started
+	switch req.InitialState {
+	case adminv1.InitialState_INITIAL_STATE_PAUSED:
+		target = store.Paused
+	case adminv1.InitialState_INITIAL_STATE_STOPPED:
+		target = store.Stopped
+	}
 	info, err := s.w.Create(ctx, cfg, target)
 	if err != nil {
 		return nil, grpcErr(err)
@@ -154,15 +158,15 @@ func (s *service) ListTasks(_ context.Context, req *adminv1.ConnectorRequest) (*
 }
 
 func (s *service) PauseConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StatePaused))
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, store.Paused))
 }
 
 func (s *service) ResumeConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StateRunning))
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, store.Started))
 }
 
 func (s *service) StopConnector(ctx context.Context, req *adminv1.ConnectorRequest) (*adminv1.Empty, error) {
-	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, worker.StateStopped))
+	return &adminv1.Empty{}, grpcErr(s.w.SetTarget(ctx, req.Name, store.Stopped))
 }
 
 func (s *service) RestartConnector(ctx context.Context, req *adminv1.RestartConnectorRequest) (*adminv1.ConnectorStatus, error) {

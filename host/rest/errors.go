@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/ferry-connect/ferry/host/worker"
+	"github.com/ferry-connect/ferry/host/herder"
 )
 
 // maxBodyBytes caps a request body. A distributed Kafka Connect cannot
@@ -39,15 +39,15 @@ func httpStatusError(code int, detail string) *statusError {
 // {"error_code": N, "message": "..."} with status N.
 func writeError(rw http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
-	var invalid *worker.InvalidConfigError
-	var bad *worker.BadRequestError
+	var invalid *herder.InvalidConfigError
+	var bad *herder.BadRequestError
 	var status *statusError
 	switch {
 	case errors.As(err, &status):
 		code = status.code
-	case errors.Is(err, worker.ErrNotFound):
+	case errors.Is(err, herder.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, worker.ErrExists):
+	case errors.Is(err, herder.ErrExists):
 		code = http.StatusConflict
 	case errors.As(err, &invalid), errors.As(err, &bad):
 		code = http.StatusBadRequest

@@ -11,12 +11,13 @@ import (
 	"unicode"
 
 	"github.com/ferry-connect/ferry/host/config"
+	"github.com/ferry-connect/ferry/host/herder"
 	"github.com/ferry-connect/ferry/host/plugin"
-	"github.com/ferry-connect/ferry/host/worker"
+	"github.com/ferry-connect/ferry/host/store"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
-// fakeHerder is an in-memory Herder that answers as *worker.Worker does,
+// fakeHerder is an in-memory Herder that answers as *herder.Standalone does,
 // errors included, without plugins or Kafka.
 type fakeHerder struct {
 	mu         sync.Mutex
@@ -29,7 +30,7 @@ type fakeHerder struct {
 type fakeConnector struct {
 	config map[string]string
 	class  *plugin.Class
-	target string
+	target store.TargetState
 }
 
 var (
@@ -59,7 +60,7 @@ func newFakeHerder() *fakeHerder {
 	h := &fakeHerder{connectors: map[string]*fakeConnector{}, classes: []*plugin.Class{fakeSource, fakeSink}}
 	h.connectors["local-file-source"] = &fakeConnector{
 		config: map[string]string{"name": "local-file-source", "connector.class": "FileStreamSource", "file": "test.txt", "topic": "connect-test"},
-		class:  fakeSource, target: worker.StateRunning,
+		class:  fakeSource, target: store.Started,
 	}
 	return h
 }
@@ -70,17 +71,17 @@ func (h *fakeHerder) get(name string) (*fakeConnector, error) {
 	}
 	c, ok := h.connectors[name]
 	if !ok {
-		return nil, fmt.Errorf("Connector %s %w", name, worker.ErrNotFound)
+		return nil, fmt.Errorf("Connector %s %w", name, herder.ErrNotFound)
 	}
 	return c, nil
 }
 
-func (c *fakeConnector) info() *worker.Info {
-	return &worker.Info{Name: c.config["name"], Config: maps.Clone(c.config), Tasks: c.tasks(), Type: c.class.Type()}
+func (c *fakeConnector) info() *herder.Info {
+	return &herder.Info{Name: c.config["name"], Config: maps.Clone(c.config), Tasks: c.tasks(), Type: c.class.Type()}
 }
 
 func (c *fakeConnector) tasks() int {
-	if c.target == worker.StateStopped {
+	if c.target == store.Stopped {
 		return 0
 	}
 	n, err := strconv.Atoi(c.config["tasks.max"])
@@ -90,10 +91,14 @@ func (c *fakeConnector) tasks() int {
 	return n
 }
 
-func (c *fakeConnector) status() *worker.Status {
-	st := &worker.Status{Name: c.config["name"], Connector: worker.State{State: c.target}, Type: c.class.Type(), WorkerID: "127.0.0.1:8083"}
+func (c *fakeConnector) status() *herder.Status {
+	state := herder.State{State: string(c.target), WorkerID: "127.0.0.1:8083"}
+	if c.target == store.Started {
+		state.State = store.StateRunning
+	}
+	st := &herder.Status{Name: c.config["name"], Connector: state, Type: c.class.Type()}
 	for range c.tasks() {
-		st.Tasks = append(st.Tasks, worker.State{State: c.target})
+		st.Tasks = append(st.Tasks, state)
 	}
 	return st
 }
@@ -142,7 +147,7 @@ func (h *fakeHerder) Names() []string {
 	return slices.Sorted(maps.Keys(h.connectors))
 }
 
-func (h *fakeHerder) Get(name string) (*worker.Info, error) {
+func (h *fakeHerder) Get(name string) (*herder.Info, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.get(name)
@@ -152,7 +157,7 @@ func (h *fakeHerder) Get(name string) (*worker.Info, error) {
 	return c.info(), nil
 }
 
-func (h *fakeHerder) Status(name string) (*worker.Status, error) {
+func (h *fakeHerder) Status(name string) (*herder.Status, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.get(name)
@@ -162,54 +167,51 @@ func (h *fakeHerder) Status(name string) (*worker.Status, error) {
 	return c.status(), nil
 }
 
-func (h *fakeHerder) Tasks(name string) ([]worker.TaskInfo, error) {
+func (h *fakeHerder) Tasks(name string) ([]herder.TaskInfo, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.get(name)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]worker.TaskInfo, c.tasks())
+	out := make([]herder.TaskInfo, c.tasks())
 	for i := range out {
 		cfg := maps.Clone(c.config)
 		cfg["task.class"] = c.class.Spec.Class + "Task"
-		out[i] = worker.TaskInfo{Connector: name, Task: i, Config: cfg}
+		out[i] = herder.TaskInfo{Connector: name, Task: i, Config: cfg}
 	}
 	return out, nil
 }
 
-func (h *fakeHerder) Create(_ context.Context, cfg map[string]string, target string) (*worker.Info, error) {
+func (h *fakeHerder) Create(_ context.Context, cfg map[string]string, target store.TargetState) (*herder.Info, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	class, errs := h.check(cfg)
 	if len(errs) > 0 {
-		return nil, &worker.InvalidConfigError{Errors: errs}
+		return nil, &herder.InvalidConfigError{Errors: errs}
 	}
 	if _, ok := h.connectors[cfg["name"]]; ok {
-		return nil, fmt.Errorf("connector %s %w", cfg["name"], worker.ErrExists)
-	}
-	if target == "" {
-		target = worker.StateRunning
+		return nil, fmt.Errorf("connector %s %w", cfg["name"], herder.ErrExists)
 	}
 	c := &fakeConnector{config: maps.Clone(cfg), class: class, target: target}
 	h.connectors[cfg["name"]] = c
 	return c.info(), nil
 }
 
-func (h *fakeHerder) Put(_ context.Context, name string, cfg map[string]string) (*worker.Info, bool, error) {
+func (h *fakeHerder) Put(_ context.Context, name string, cfg map[string]string) (*herder.Info, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if cfg["name"] == "" {
 		cfg["name"] = name
 	}
 	if cfg["name"] != name {
-		return nil, false, &worker.BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)}
+		return nil, false, &herder.BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)}
 	}
 	class, errs := h.check(cfg)
 	if len(errs) > 0 {
-		return nil, false, &worker.InvalidConfigError{Errors: errs}
+		return nil, false, &herder.InvalidConfigError{Errors: errs}
 	}
-	target := worker.StateRunning
+	target := store.Started
 	old, exists := h.connectors[name]
 	if exists {
 		target = old.target
@@ -229,7 +231,7 @@ func (h *fakeHerder) Delete(_ context.Context, name string) error {
 	return nil
 }
 
-func (h *fakeHerder) SetTarget(_ context.Context, name, target string) error {
+func (h *fakeHerder) SetTarget(_ context.Context, name string, target store.TargetState) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.get(name)
@@ -240,7 +242,7 @@ func (h *fakeHerder) SetTarget(_ context.Context, name, target string) error {
 	return nil
 }
 
-func (h *fakeHerder) Restart(_ context.Context, name string, _, _ bool) (*worker.Status, error) {
+func (h *fakeHerder) Restart(_ context.Context, name string, _, _ bool) (*herder.Status, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.get(name)
@@ -259,16 +261,16 @@ func (h *fakeHerder) CheckConfig(_ context.Context, cfg map[string]string) ([]co
 
 func (h *fakeHerder) Class(name string) (*plugin.Class, bool) { return h.find(name) }
 
-func (h *fakeHerder) Plugins(connectorsOnly bool) []worker.PluginInfo {
-	var out []worker.PluginInfo
+func (h *fakeHerder) Plugins(connectorsOnly bool) []herder.PluginInfo {
+	var out []herder.PluginInfo
 	for _, c := range h.classes {
-		out = append(out, worker.PluginInfo{Class: c.Spec.Class, Type: c.Type(), Version: c.Spec.Version})
+		out = append(out, herder.PluginInfo{Class: c.Spec.Class, Type: c.Type(), Version: c.Spec.Version})
 	}
 	if !connectorsOnly {
-		out = append(out, worker.PluginInfo{Class: "org.apache.kafka.connect.json.JsonConverter", Type: "converter"})
+		out = append(out, herder.PluginInfo{Class: "org.apache.kafka.connect.json.JsonConverter", Type: "converter"})
 	}
 	return out
 }
 
 // Interface guards
-var _ Herder = (*fakeHerder)(nil)
+var _ herder.Herder = (*fakeHerder)(nil)

@@ -3,7 +3,6 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,34 +12,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ferry-connect/ferry/host/config"
+	"github.com/ferry-connect/ferry/host/herder"
 	"github.com/ferry-connect/ferry/host/plugin"
-	"github.com/ferry-connect/ferry/host/worker"
+	"github.com/ferry-connect/ferry/host/store"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // Version is reported by GET /.
 var Version = "0.1.0"
-
-// Herder is what the REST API asks: it decides which connectors exist and
-// in which state. *worker.Worker is the standalone one; a distributed
-// herder will answer the same calls. Methods must be safe for concurrent
-// use; errors are classified as writeError documents (worker.ErrNotFound,
-// worker.ErrExists, *worker.InvalidConfigError, *worker.BadRequestError).
-type Herder interface {
-	Names() []string
-	Get(name string) (*worker.Info, error)
-	Status(name string) (*worker.Status, error)
-	Tasks(name string) ([]worker.TaskInfo, error)
-	Create(ctx context.Context, cfg map[string]string, target string) (*worker.Info, error)
-	Put(ctx context.Context, name string, cfg map[string]string) (info *worker.Info, created bool, err error)
-	Delete(ctx context.Context, name string) error
-	SetTarget(ctx context.Context, name, target string) error
-	Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*worker.Status, error)
-	CheckConfig(ctx context.Context, cfg map[string]string) ([]config.KeyError, error)
-	Class(name string) (*plugin.Class, bool)
-	Plugins(connectorsOnly bool) []worker.PluginInfo
-}
 
 // Handler returns the REST API over h; clusterID is reported by GET /.
 //
@@ -50,7 +29,7 @@ type Herder interface {
 // /connectors and /connector-plugins answer 415 to a Content-Type other
 // than application/json, as Kafka Connect's resources (@Consumes JSON) do,
 // and the three that read a body also to a missing one.
-func Handler(h Herder, clusterID string) http.Handler {
+func Handler(h herder.Herder, clusterID string) http.Handler {
 	a := &api{h: h, clusterID: clusterID}
 	mux := http.NewServeMux()
 	// Kafka Connect's RootResource declares no @Consumes.
@@ -68,9 +47,9 @@ func Handler(h Herder, clusterID string) http.Handler {
 		{"PUT /connectors/{name}/config", true, a.putConfig},
 		{"GET /connectors/{name}/status", false, a.status},
 		{"GET /connectors/{name}/tasks", false, a.tasks},
-		{"PUT /connectors/{name}/pause", false, a.target(worker.StatePaused, http.StatusAccepted)},
-		{"PUT /connectors/{name}/resume", false, a.target(worker.StateRunning, http.StatusAccepted)},
-		{"PUT /connectors/{name}/stop", false, a.target(worker.StateStopped, http.StatusNoContent)},
+		{"PUT /connectors/{name}/pause", false, a.target(store.Paused, http.StatusAccepted)},
+		{"PUT /connectors/{name}/resume", false, a.target(store.Started, http.StatusAccepted)},
+		{"PUT /connectors/{name}/stop", false, a.target(store.Stopped, http.StatusNoContent)},
 		{"POST /connectors/{name}/restart", false, a.restart},
 		{"GET /connector-plugins", false, a.plugins},
 		{"GET /connector-plugins/{plugin}/config", false, a.pluginConfig},
@@ -84,7 +63,7 @@ func Handler(h Herder, clusterID string) http.Handler {
 }
 
 type api struct {
-	h         Herder
+	h         herder.Herder
 	clusterID string
 }
 
@@ -125,7 +104,7 @@ func (a *api) list(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, out)
 }
 
-func infoJSON(info *worker.Info) map[string]any {
+func infoJSON(info *herder.Info) map[string]any {
 	tasks := make([]map[string]any, info.Tasks)
 	for i := range tasks {
 		tasks[i] = map[string]any{"connector": info.Name, "task": i}
@@ -133,21 +112,21 @@ func infoJSON(info *worker.Info) map[string]any {
 	return map[string]any{"name": info.Name, "config": info.Config, "tasks": tasks, "type": info.Type}
 }
 
-func stateJSON(s worker.State, workerID string) map[string]any {
-	m := map[string]any{"state": s.State, "worker_id": workerID}
+func stateJSON(s herder.State) map[string]any {
+	m := map[string]any{"state": s.State, "worker_id": s.WorkerID}
 	if s.Trace != "" {
 		m["trace"] = s.Trace
 	}
 	return m
 }
 
-func statusJSON(st *worker.Status) map[string]any {
+func statusJSON(st *herder.Status) map[string]any {
 	tasks := make([]map[string]any, len(st.Tasks))
 	for i, t := range st.Tasks {
-		tasks[i] = stateJSON(t, st.WorkerID)
+		tasks[i] = stateJSON(t)
 		tasks[i]["id"] = i
 	}
-	return map[string]any{"name": st.Name, "connector": stateJSON(st.Connector, st.WorkerID), "tasks": tasks, "type": st.Type}
+	return map[string]any{"name": st.Name, "connector": stateJSON(st.Connector), "tasks": tasks, "type": st.Type}
 }
 
 // decodeConfig reads a JSON request body into into. The guard has capped
@@ -163,7 +142,7 @@ func decodeConfig(r *http.Request, into any) error {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			return errBodyTooLarge
 		}
-		return &worker.BadRequestError{Msg: fmt.Sprintf("Request body is not valid JSON: %v", err)}
+		return &herder.BadRequestError{Msg: fmt.Sprintf("Request body is not valid JSON: %v", err)}
 	}
 	return nil
 }
@@ -191,7 +170,7 @@ func flatten(m map[string]any) (map[string]string, error) {
 			out[k] = strconv.FormatBool(x)
 		case nil:
 		default:
-			return nil, &worker.BadRequestError{Msg: fmt.Sprintf("config value of %s must be a string", k)}
+			return nil, &herder.BadRequestError{Msg: fmt.Sprintf("config value of %s must be a string", k)}
 		}
 	}
 	return out, nil
@@ -209,11 +188,11 @@ func (a *api) create(rw http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(body.Name)
 	if name == "" {
-		writeError(rw, &worker.BadRequestError{Msg: "Connector name must not be empty"})
+		writeError(rw, &herder.BadRequestError{Msg: "Connector name must not be empty"})
 		return
 	}
 	if body.Config == nil {
-		writeError(rw, &worker.BadRequestError{Msg: "Connector config is missing"})
+		writeError(rw, &herder.BadRequestError{Msg: "Connector config is missing"})
 		return
 	}
 	cfg, err := flatten(body.Config)
@@ -222,15 +201,21 @@ func (a *api) create(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cfg["name"] != "" && cfg["name"] != name {
-		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)})
+		writeError(rw, &herder.BadRequestError{Msg: fmt.Sprintf("Connector name configuration (%s) doesn't match connector name in the URL (%s)", cfg["name"], name)})
 		return
 	}
 	cfg["name"] = name
-	state := strings.ToUpper(body.InitialState)
-	switch state {
-	case "", worker.StateRunning, worker.StatePaused, worker.StateStopped:
+	// initial_state names the started state RUNNING, as Kafka Connect's
+	// CreateConnectorRequest does.
+	state := store.Started
+	switch strings.ToUpper(body.InitialState) {
+	case "", "RUNNING":
+	case "PAUSED":
+		state = store.Paused
+	case "STOPPED":
+		state = store.Stopped
 	default:
-		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Invalid initial state %q: must be RUNNING, PAUSED or STOPPED", body.InitialState)})
+		writeError(rw, &herder.BadRequestError{Msg: fmt.Sprintf("Invalid initial state %q: must be RUNNING, PAUSED or STOPPED", body.InitialState)})
 		return
 	}
 	info, err := a.h.Create(r.Context(), cfg, state)
@@ -310,7 +295,7 @@ func (a *api) tasks(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, out)
 }
 
-func (a *api) target(state string, code int) http.HandlerFunc {
+func (a *api) target(state store.TargetState, code int) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
 		if err := a.h.SetTarget(r.Context(), r.PathValue("name"), state); err != nil {
 			writeError(rw, err)
@@ -378,7 +363,7 @@ func (a *api) validate(rw http.ResponseWriter, r *http.Request) {
 	if given := cfg["connector.class"]; given == "" {
 		cfg["connector.class"] = class.Spec.Class
 	} else if other, ok := a.h.Class(given); !ok || other != class {
-		writeError(rw, &worker.BadRequestError{Msg: fmt.Sprintf("Included connector type %s does not match request type %s", given, name)})
+		writeError(rw, &herder.BadRequestError{Msg: fmt.Sprintf("Included connector type %s does not match request type %s", given, name)})
 		return
 	}
 	keyErrs, err := a.h.CheckConfig(r.Context(), cfg)
@@ -423,7 +408,7 @@ func (a *api) class(name string) (*plugin.Class, error) {
 	if c, ok := a.h.Class(name + "Connector"); ok {
 		return c, nil
 	}
-	return nil, fmt.Errorf("connector plugin %s %w", name, worker.ErrNotFound)
+	return nil, fmt.Errorf("connector plugin %s %w", name, herder.ErrNotFound)
 }
 
 // definitions are a class's ConfigKeyInfos: the common connector keys, then
@@ -479,14 +464,14 @@ func nonNil(s []string) []string {
 }
 
 // task parses {task} and returns the connector's status and the task id.
-func (a *api) task(r *http.Request) (*worker.Status, int, error) {
+func (a *api) task(r *http.Request) (*herder.Status, int, error) {
 	st, err := a.h.Status(r.PathValue("name"))
 	if err != nil {
 		return nil, 0, err
 	}
 	id, err := strconv.Atoi(r.PathValue("task"))
 	if err != nil || id < 0 || id >= len(st.Tasks) {
-		return nil, 0, fmt.Errorf("Task %s-%s %w", r.PathValue("name"), r.PathValue("task"), worker.ErrNotFound)
+		return nil, 0, fmt.Errorf("Task %s-%s %w", r.PathValue("name"), r.PathValue("task"), herder.ErrNotFound)
 	}
 	return st, id, nil
 }
@@ -497,7 +482,7 @@ func (a *api) taskStatus(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, err)
 		return
 	}
-	m := stateJSON(st.Tasks[id], st.WorkerID)
+	m := stateJSON(st.Tasks[id])
 	m["id"] = id
 	writeJSON(rw, http.StatusOK, m)
 }
@@ -520,6 +505,3 @@ func (a *api) taskRestart(rw http.ResponseWriter, r *http.Request) {
 // UriBuilder.path escapes it: a name may hold '/', '?', spaces or (until
 // the config check refuses them) control characters.
 func location(name string) string { return "/connectors/" + url.PathEscape(name) }
-
-// Interface guards
-var _ Herder = (*worker.Worker)(nil)

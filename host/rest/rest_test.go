@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ferry-connect/ferry/host/herder"
 )
 
 const newConnector = `{"name":"new","config":{"connector.class":"FileStreamSource","file":"in.txt","topic":"t"}}`
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 // serve sends one request to a Handler over h.
-func serve(h Herder, method, target, contentType string, body io.Reader) *httptest.ResponseRecorder {
+func serve(h herder.Herder, method, target, contentType string, body io.Reader) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, body)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-connect/ferry/host/convert"
 	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/plugin"
+	"github.com/ferry-connect/ferry/host/store"
 	"github.com/ferry-connect/ferry/host/task"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
@@ -27,88 +28,66 @@ type connector struct {
 	config map[string]string
 	parsed *config.Connector
 	class  *plugin.Class
+	target store.TargetState
 	log    hclog.Logger
 
-	mu          sync.Mutex // guards the fields below
-	target      string
-	state       State
-	tasks       []State
-	taskConfigs []map[string]string
-	cancel      context.CancelFunc
-	done        chan struct{}
+	mu     sync.Mutex // guards the fields below
+	tasks  int        // the tasks whose statuses it reports
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-func (w *Worker) newConnector(parsed *config.Connector, class *plugin.Class, target string) *connector {
+func (w *Worker) newConnector(spec Spec) *connector {
+	name := spec.Connector.Name
 	return &connector{
-		w: w, name: parsed.Name, config: parsed.Raw, parsed: parsed, class: class, target: target,
-		log:   w.opts.Log.Named(parsed.Name).With("connector", parsed.Name),
-		state: State{State: StateUnassigned},
+		w: w, name: name, config: spec.Connector.Raw, parsed: spec.Connector, class: spec.Class, target: spec.Target,
+		tasks: spec.Tasks, log: w.opts.Log.Named(name).With("connector", name),
 	}
 }
 
 func (c *connector) sink() bool { return c.class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK }
 
-// typeName is the connector's type as the REST API reports it.
-func (c *connector) typeName() string {
-	if c.sink() {
-		return "sink"
-	}
-	return "source"
-}
-
-func (c *connector) info() *Info {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return &Info{Name: c.name, Config: c.config, Tasks: len(c.taskConfigs), Type: c.typeName()}
-}
-
-func (c *connector) status() *Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return &Status{Name: c.name, Connector: c.state, Tasks: append([]State(nil), c.tasks...), Type: c.typeName(), WorkerID: c.w.opts.ID}
-}
-
-func (c *connector) anyFailed(includeTasks bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state.State == StateFailed {
-		return true
-	}
-	for _, t := range c.tasks {
-		if includeTasks && t.State == StateFailed {
-			return true
-		}
-	}
-	return false
-}
-
+// setState reports state (with trace) for the connector and each of its
+// tasks.
 func (c *connector) setState(state, trace string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.state = State{State: state, Trace: trace}
+	st := store.Status{State: state, Trace: trace, WorkerID: c.w.opts.ID}
+	c.w.opts.Statuses.PutConnector(c.name, st)
 	for i := range c.tasks {
-		c.tasks[i] = State{State: state, Trace: trace}
+		c.w.opts.Statuses.PutTask(c.name, i, st)
 	}
 }
 
-// start launches the supervisor for the current target state.
+// setTasks reports a new set of task configs, whose tasks are about to
+// run.
+func (c *connector) setTasks(configs []map[string]string) {
+	c.mu.Lock()
+	c.tasks = len(configs)
+	c.w.opts.Statuses.TrimTasks(c.name, len(configs))
+	c.mu.Unlock()
+	c.w.opts.TaskConfigs(c.name, configs)
+}
+
+// start launches the supervisor for the target state; a paused or
+// stopped connector has none.
 func (c *connector) start() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
+	c.mu.Unlock()
 	switch c.target {
-	case StatePaused, StateStopped:
-		c.state = State{State: c.target}
-		if c.target == StateStopped {
-			c.tasks, c.taskConfigs = nil, nil
-		}
-		for i := range c.tasks {
-			c.tasks[i] = State{State: StatePaused}
-		}
+	case store.Stopped:
+		c.setTasks(nil)
+		c.setState(store.StateStopped, "")
+		close(c.done)
+		return
+	case store.Paused:
+		c.setState(store.StatePaused, "")
 		close(c.done)
 		return
 	}
+	c.setState(store.StateUnassigned, "")
 	c.w.wg.Add(1)
 	go func() {
 		defer c.w.wg.Done()
@@ -149,15 +128,15 @@ func (c *connector) supervise(ctx context.Context) {
 			failures++
 			if giveUp = failures > policy.RestartAttempts; giveUp {
 				c.log.Error("connector failed; restart budget spent", "restarts", failures-1, "error", err)
-				c.setState(StateFailed, err.Error())
+				c.setState(store.StateFailed, err.Error())
 				return
 			}
 			c.log.Warn("connector failed; restarting", "attempt", failures, "backoff", backoff, "error", err)
-			c.setState(StateRestarting, err.Error())
+			c.setState(store.StateRestarting, err.Error())
 		}
 		err := c.runOnce(ctx, failed)
 		if ctx.Err() != nil {
-			c.setState(StateUnassigned, "")
+			c.setState(store.StateUnassigned, "")
 			return
 		}
 		if errors.Is(err, errReconfigure) {
@@ -172,7 +151,7 @@ func (c *connector) supervise(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			c.setState(StateUnassigned, "")
+			c.setState(store.StateUnassigned, "")
 			return
 		case <-time.After(backoff):
 		}
@@ -248,11 +227,8 @@ func (c *connector) runOnce(ctx context.Context, failed func(error)) error {
 			}
 		}
 	}()
-	c.mu.Lock()
-	c.taskConfigs = configs
-	c.tasks = make([]State, len(configs))
-	c.mu.Unlock()
-	c.setState(StateRunning, "")
+	c.setTasks(configs)
+	c.setState(store.StateRunning, "")
 	c.log.Info("connector running", "tasks", len(configs), "plugin", c.class.PluginName, "version", c.class.PluginVersion)
 
 	taskCtx, stopTasks := context.WithCancel(context.Background())

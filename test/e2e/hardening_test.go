@@ -448,3 +448,36 @@ func TestParallelCreates(t *testing.T) {
 		t.Errorf("%d connectors restored, want %d", len(names), n)
 	}
 }
+
+// A stored connector that no longer validates when the worker starts (its
+// plugin was removed, say) is kept and reported FAILED with the reason;
+// v0 dropped it from its state at the next change, losing its config.
+func TestStoredConnectorWithoutItsPlugin(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	c := map[string]string{"connector.class": "dev.ferry.test.SplitSource", "splits.file": filepath.Join(dir, "splits"), "topic": uniqueTopic(t)}
+	if code := w.call("POST", "/connectors", map[string]any{"name": "orphaned", "config": c}, nil); code != 201 {
+		t.Fatalf("create = %d", code)
+	}
+	w.stop()
+
+	// The test plugin is gone from plugin.path.
+	fileOnly := filepath.Join(dir, "plugins")
+	os.MkdirAll(fileOnly, 0o755)
+	os.Symlink(filepath.Join(binDir, "plugins", "file"), filepath.Join(fileOnly, "file"))
+	w = startWorker(t, dir, writeWorkerConfig(t, dir, map[string]string{"plugin.path": fileOnly}))
+	st := w.status("orphaned")
+	if st.Connector.State != "FAILED" || !strings.Contains(st.Connector.Trace, "dev.ferry.test.SplitSource") {
+		t.Errorf("status = %+v, want FAILED naming the missing class", st)
+	}
+	// Another change must not drop it.
+	in := filepath.Join(dir, "in.txt")
+	if code := w.call("POST", "/connectors", map[string]any{"name": "other", "config": map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": uniqueTopic(t)}}, nil); code != 201 {
+		t.Fatalf("create other = %d", code)
+	}
+	w.stop()
+
+	w = startWorker(t, dir, writeWorkerConfig(t, dir, nil))
+	waitFor(t, 30*time.Second, "the connector running with its plugin back", func() bool { return w.running("orphaned") })
+}

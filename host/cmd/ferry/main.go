@@ -24,10 +24,12 @@ import (
 	"github.com/ferry-connect/ferry/host/broker"
 	"github.com/ferry-connect/ferry/host/config"
 	"github.com/ferry-connect/ferry/host/convert"
+	"github.com/ferry-connect/ferry/host/herder"
 	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/offsets"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/rest"
+	"github.com/ferry-connect/ferry/host/store"
 	"github.com/ferry-connect/ferry/host/worker"
 	"github.com/ferry-connect/ferry/sdk/go/gcfloor"
 	"github.com/ferry-connect/ferry/sdk/go/handshake"
@@ -216,33 +218,45 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		log.Info("plugin class", "class", c.Spec.Class, "type", c.Type(), "plugin", c.PluginName, "version", c.PluginVersion)
 	}
 
-	store, err := offsets.OpenFile(wc.OffsetsFile)
+	offs, err := offsets.OpenFile(wc.OffsetsFile)
 	if err != nil {
 		return err
 	}
+	configs, err := store.OpenFileConfigs(filepath.Join(wc.DataDir, "connectors.json"))
+	if err != nil {
+		return err
+	}
+	statuses := store.NewMemoryStatus()
 	listeners, workerID, err := listen(wc.Listeners)
 	if err != nil {
 		return err
 	}
-	w := worker.New(worker.Options{Config: wc, Bootstrap: bootstrap, ID: workerID, Catalog: catalog, Launch: launcher, Offsets: store, Log: log.Named("worker")})
+	w := worker.New(worker.Options{
+		Config: wc, Bootstrap: bootstrap, ID: workerID, Launch: launcher, Offsets: offs,
+		Statuses: statuses, TaskConfigs: configs.PutTasks, Log: log.Named("worker"),
+	})
 	defer w.Close()
-	if err := w.Restore(ctx); err != nil {
+	h := herder.NewStandalone(herder.Options{
+		Configs: configs, Statuses: statuses, Worker: w, Catalog: catalog, Launch: launcher,
+		WorkerID: workerID, Log: log.Named("herder"),
+	})
+	if err := h.Restore(ctx); err != nil {
 		return unlessStopped(ctx, log, err)
 	}
 	for _, cfg := range connectors {
-		if _, _, err := w.Put(ctx, cfg["name"], cfg); err != nil {
+		if _, _, err := h.Put(ctx, cfg["name"], cfg); err != nil {
 			return unlessStopped(ctx, log, fmt.Errorf("connector %s: %w", cfg["name"], err))
 		}
 		log.Info("connector created", "connector", cfg["name"])
 	}
 
-	srv := &http.Server{Handler: rest.Handler(w, clusterID), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: rest.Handler(h, clusterID), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		log.Info("REST API listening", "url", "http://"+l.Addr().String())
 		go func() { errc <- srv.Serve(l) }()
 	}
-	grpcSrv := admin.NewServer(w, log.Named("admin"))
+	grpcSrv := admin.NewServer(h, log.Named("admin"))
 	if wc.AdminListener != "" {
 		l, err := net.Listen("tcp", wc.AdminListener)
 		if err != nil {
