@@ -78,7 +78,7 @@ func (h *Standalone) resolve(cfg map[string]string) (*plugin.Class, *config.Conn
 	name := strings.TrimSpace(cfg["connector.class"])
 	class, ok := h.opts.Catalog.Find(name)
 	if !ok {
-		return nil, nil, fmt.Errorf("connector class %s is not installed", name)
+		return nil, nil, &InvalidConfigError{Errors: []config.KeyError{{Key: "connector.class", Message: fmt.Sprintf("connector class %s is not installed", name)}}}
 	}
 	parsed, errs := config.ParseConnector(cfg, class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK)
 	if len(errs) > 0 {
