@@ -132,23 +132,38 @@ func ensureCompacted(ctx context.Context, p *ck.Producer, spec TopicSpec) ([]int
 			return nil, fmt.Errorf("create topic %s: %w", spec.Name, r.Error)
 		}
 	}
-	configs, err := admin.DescribeConfigs(ctx, []ck.ConfigResource{{Type: ck.ResourceTopic, Name: spec.Name}})
-	if err != nil {
-		return nil, fmt.Errorf("describe topic %s: %w", spec.Name, err)
+	// A topic just created may be unknown to the broker asked for a
+	// moment (Apache Kafka propagates its metadata asynchronously).
+	var t ck.TopicMetadata
+	for {
+		md, err := p.GetMetadata(&spec.Name, false, timeoutMS(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", spec.Name, err)
+		}
+		t = md.Topics[spec.Name]
+		if t.Error.Code() == ck.ErrNoError && len(t.Partitions) > 0 {
+			break
+		}
+		if err := waitRetry(ctx, fmt.Errorf("metadata of %s: topic not found (%v)", spec.Name, t.Error)); err != nil {
+			return nil, err
+		}
 	}
-	if len(configs) != 1 || configs[0].Error.Code() != ck.ErrNoError {
-		return nil, fmt.Errorf("describe topic %s: %v", spec.Name, configs)
+	var policy string
+	for {
+		configs, err := admin.DescribeConfigs(ctx, []ck.ConfigResource{{Type: ck.ResourceTopic, Name: spec.Name}})
+		if err != nil {
+			return nil, fmt.Errorf("describe topic %s: %w", spec.Name, err)
+		}
+		if len(configs) == 1 && configs[0].Error.Code() == ck.ErrNoError {
+			policy = configs[0].Config["cleanup.policy"].Value
+			break
+		}
+		if err := waitRetry(ctx, fmt.Errorf("describe topic %s: %v", spec.Name, configs)); err != nil {
+			return nil, err
+		}
 	}
-	if policy := configs[0].Config["cleanup.policy"].Value; policy != "compact" {
+	if policy != "compact" {
 		return nil, fmt.Errorf("topic %s must be compacted (cleanup.policy=compact), but its cleanup.policy is %q: it would lose records that are the only copy of their key", spec.Name, policy)
-	}
-	md, err := p.GetMetadata(&spec.Name, false, 30000)
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", spec.Name, err)
-	}
-	t, ok := md.Topics[spec.Name]
-	if !ok || t.Error.Code() != ck.ErrNoError || len(t.Partitions) == 0 {
-		return nil, fmt.Errorf("metadata of %s: topic not found (%v)", spec.Name, t.Error)
 	}
 	if spec.SinglePartition && len(t.Partitions) != 1 {
 		return nil, fmt.Errorf("topic %s must have exactly 1 partition, but has %d", spec.Name, len(t.Partitions))
@@ -158,6 +173,17 @@ func ensureCompacted(ctx context.Context, p *ck.Producer, spec TopicSpec) ([]int
 		parts[i] = pm.ID
 	}
 	return parts, nil
+}
+
+// waitRetry waits a moment before a retry, or returns last once ctx
+// ends.
+func waitRetry(ctx context.Context, last error) error {
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%v)", last, ctx.Err())
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	}
 }
 
 // read follows the topic until Close, handing records to onRecord.
@@ -254,10 +280,8 @@ func (l *Log) endOffset(ctx context.Context, p int32) (int64, error) {
 			kerr.Code() == ck.ErrLeaderNotAvailable || kerr.Code() == ck.ErrUnknownTopicOrPart) {
 			return 0, fmt.Errorf("end of %s-%d: %w", l.topic, p, err)
 		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("end of %s-%d: %w (last: %v)", l.topic, p, ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
+		if err := waitRetry(ctx, fmt.Errorf("end of %s-%d: %w", l.topic, p, err)); err != nil {
+			return 0, err
 		}
 	}
 }
