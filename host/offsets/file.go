@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/ferry-connect/ferry/internal/javamap"
 )
 
 // Offset is one source partition's offset, both as the JSON bytes the
@@ -40,21 +42,52 @@ func OpenFile(path string) (*FileStore, error) {
 	case len(b) == 0:
 		return s, nil
 	}
-	if err := json.Unmarshal(b, &s.data); err != nil {
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(b, &data); err != nil {
 		return nil, fmt.Errorf("offsets file %s is not Ferry's offsets JSON: %w", path, err)
+	}
+	for k, v := range data {
+		s.data[rekey(k)] = v
 	}
 	return s, nil
 }
 
-func key(connector string, partition []byte) string {
-	name, _ := json.Marshal(connector)
-	return "[" + string(name) + "," + string(partition) + "]"
+// Key returns Kafka Connect's key for a source partition's offset:
+// ["<connector>",<partition>], the JSON array OffsetStorageWriter
+// serialises, with the connector's name quoted as Jackson quotes it and
+// partition (the partition map's JSON) copied as is. It is the key of the
+// offsets topic and of the offsets file, so that the two hold the same
+// bytes.
+func Key(connector string, partition []byte) []byte {
+	b := make([]byte, 0, len(connector)+len(partition)+8)
+	b = append(b, '[')
+	b = javamap.AppendJSONString(b, connector)
+	b = append(b, ',')
+	b = append(b, partition...)
+	return append(b, ']')
+}
+
+// keyPrefix is the start every Key of connector shares.
+func keyPrefix(connector string) string {
+	k := Key(connector, nil)
+	return string(k[:len(k)-1])
+}
+
+// rekey rebuilds k with Key. Files written before Key quoted names as
+// Jackson does (Go's JSON encoder escapes <, > and & and writes lower-case
+// hex) keep working; a key that is not ["name",partition] stays as it is.
+func rekey(k string) string {
+	var parts []json.RawMessage
+	var name string
+	if json.Unmarshal([]byte(k), &parts) != nil || len(parts) != 2 || json.Unmarshal(parts[0], &name) != nil {
+		return k
+	}
+	return string(Key(name, parts[1]))
 }
 
 // Get returns every stored offset of connector.
 func (s *FileStore) Get(connector string) []Offset {
-	prefix := key(connector, nil)
-	prefix = prefix[:len(prefix)-1]
+	prefix := keyPrefix(connector)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Offset
@@ -74,15 +107,14 @@ func (s *FileStore) Put(connector string, offs []Offset) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range offs {
-		s.data[key(connector, o.Partition)] = json.RawMessage(o.Offset)
+		s.data[string(Key(connector, o.Partition))] = json.RawMessage(o.Offset)
 	}
 	return s.write()
 }
 
 // Delete removes every offset of connector.
 func (s *FileStore) Delete(connector string) error {
-	prefix := key(connector, nil)
-	prefix = prefix[:len(prefix)-1]
+	prefix := keyPrefix(connector)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.data {

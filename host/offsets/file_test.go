@@ -44,3 +44,43 @@ func TestCorruptFileIsAnError(t *testing.T) {
 		t.Fatal("a corrupt offsets file was accepted")
 	}
 }
+
+// Keys are Kafka Connect's bytes: the name quoted as Jackson quotes it
+// (OffsetStorageWriter through JsonConverter; vectors from Kafka Connect
+// 4.1.1 in host/store/testdata/kafka-records.txt), the partition as given.
+func TestKeyIsKafkaConnects(t *testing.T) {
+	for _, c := range []struct{ name, partition, want string }{
+		{"file-src", `{"filename":"in.txt"}`, `["file-src",{"filename":"in.txt"}]`},
+		{`<tag>&amp;`, `{}`, `["<tag>&amp;",{}]`},
+		{"unit\x1fsep \U0001F600", `null`, `["unit\u001Fsep \uD83D\uDE00",null]`},
+	} {
+		if got := string(Key(c.name, []byte(c.partition))); got != c.want {
+			t.Errorf("Key(%q, %s) = %s, want %s", c.name, c.partition, got, c.want)
+		}
+	}
+}
+
+// Regression: v0 built keys with encoding/json, which escapes & as \u0026
+// where Kafka Connect writes &. A file written then still finds its
+// offsets, under Kafka Connect's key.
+func TestFileWithGoEscapedKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "connect.offsets")
+	old := `{"[\"a\\u0026b\",{\"f\":\"x\"}]":{"position":7},"not a key":{"position":1}}`
+	if err := WriteAtomic(path, []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Get("a&b")
+	if len(got) != 1 || string(got[0].Partition) != `{"f":"x"}` || string(got[0].Offset) != `{"position":7}` {
+		t.Fatalf("Get(a&b) = %s", got)
+	}
+	if _, ok := s.data[`["a&b",{"f":"x"}]`]; !ok {
+		t.Errorf("keys after loading: %v", s.data)
+	}
+	if _, ok := s.data["not a key"]; !ok {
+		t.Errorf("a key that is not Kafka Connect's was dropped: %v", s.data)
+	}
+}

@@ -49,4 +49,7 @@ type Status struct {
 	WorkerID string
 	// Generation is the group generation the status was written in.
 	Generation int32
+	// Version is the running plugin's version, which status records
+	// carry since Kafka Connect 4.1; empty when it is not running.
+	Version string
 }

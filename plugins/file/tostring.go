@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"encoding/base64"
 	"fmt"
 	"math"
@@ -10,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
+	"github.com/ferry-connect/ferry/internal/javamap"
 	sdk "github.com/ferry-connect/ferry/sdk/go"
 )
 
@@ -114,7 +113,7 @@ func appendJava(b []byte, s *sdk.Schema, v any, loc *time.Location) []byte {
 		slices.Sort(keys)
 		hashes := make([]int32, len(keys))
 		for i, k := range keys {
-			hashes[i] = stringHash(k)
+			hashes[i] = javamap.StringHash(k)
 		}
 		b = append(b, '{')
 		for i, j := range hashMapOrder(hashes) {
@@ -205,31 +204,10 @@ func appendEntries(b []byte, s *sdk.Schema, entries []sdk.MapEntry, loc *time.Lo
 
 // hashMapOrder returns the order in which a java.util.HashMap made with new
 // HashMap<>() (as JsonConverter makes maps) iterates distinct keys with
-// these hashCode()s, put in the order given: bucket by bucket, and within a
-// bucket in put order. The table starts at 16 buckets and doubles while it
-// holds more than 0.75 keys per bucket; a key's bucket is its spread hash
-// (h ^ h>>>16) modulo the table size.
-//
-// HashMap departs from this only when 9 or more keys share a bucket: it
-// then doubles a table smaller than 64 early, or turns the bucket into a
-// tree that iterates in another order. Keys crafted to collide can show
-// that (and Java 8's HashMap was built to survive them); Ferry does not
-// follow it there, for output no real data set makes.
+// these hashCode()s, put in the order given (see internal/javamap, which
+// also says where HashMap departs from it: 9 or more keys in one bucket).
 func hashMapOrder(hashes []int32) []int {
-	capacity := 16
-	for len(hashes) > capacity/4*3 {
-		capacity *= 2
-	}
-	bucket := func(i int) uint32 {
-		h := uint32(hashes[i])
-		return (h ^ h>>16) & uint32(capacity-1)
-	}
-	order := make([]int, len(hashes))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(bucket(i), bucket(j)) })
-	return order
+	return javamap.Order(hashes, javamap.GrownCapacity(len(hashes)))
 }
 
 // javaHash returns the Java hashCode() of the Connect value v of schema s,
@@ -240,7 +218,7 @@ func javaHash(s *sdk.Schema, v any) (int32, bool) {
 	case nil:
 		return 0, true
 	case string:
-		return stringHash(x), true
+		return javamap.StringHash(x), true
 	case bool:
 		if x {
 			return 1231, true
@@ -316,7 +294,7 @@ func javaHash(s *sdk.Schema, v any) (int32, bool) {
 			if !ok {
 				return 0, false
 			}
-			h += stringHash(k) ^ eh
+			h += javamap.StringHash(k) ^ eh
 		}
 		return h, true
 	case []sdk.MapEntry:
@@ -339,20 +317,6 @@ func javaHash(s *sdk.Schema, v any) (int32, bool) {
 		return h, true
 	}
 	return 0, false
-}
-
-// stringHash is String.hashCode: over UTF-16 code units.
-func stringHash(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			r1, r2 := utf16.EncodeRune(r)
-			h = 31*(31*h+r1) + r2
-			continue
-		}
-		h = 31*h + r
-	}
-	return h
 }
 
 // appendJavaFloating appends Double.toString(f) (bitSize 64) or

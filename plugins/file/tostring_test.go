@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // the datetz checks load zones by name
 
+	"github.com/ferry-connect/ferry/internal/javamap"
 	sdk "github.com/ferry-connect/ferry/sdk/go"
 )
 
@@ -100,7 +101,7 @@ func TestJavaText(t *testing.T) {
 	}
 	for _, jt := range all["hash"] {
 		s, _ := base64.StdEncoding.DecodeString(jt.fields[0])
-		check(jt, strconv.Itoa(int(stringHash(string(s)))), jt.fields[1])
+		check(jt, strconv.Itoa(int(javamap.StringHash(string(s)))), jt.fields[1])
 	}
 	// Maps print as {k=true, ...}: Java's key order, made into the line
 	// the sink writes for a map of those keys.
