@@ -36,7 +36,9 @@ type JoinResult struct {
 	Members []GroupMemberInfo
 }
 
-// Leader reports whether this member leads the group this generation.
+// Leader reports whether the coordinator named this member the leader:
+// it must compute every member's assignment. Whether it leads is for the
+// synced assignment to say (see GroupMember).
 func (r JoinResult) Leader() bool { return r.MemberID == r.LeaderID }
 
 // Errors a member sees when the group changes under it.
@@ -55,6 +57,13 @@ var (
 // protocol, so it speaks them with franz-go's request types. It does not
 // heartbeat by itself: its owner calls Heartbeat every
 // heartbeat.interval.ms. Methods are for one goroutine at a time.
+//
+// Who leads: the embedded broker (kfake, as of 2026-09) names every member
+// the leader in its JoinGroup responses when the previous leader has left
+// the group, and then takes the assignments of the last one only. So a
+// member must take the leader named in the assignment it synced (Kafka
+// Connect's assignments carry the leader's id), not JoinResult.Leader
+// alone: only that one may act as the leader.
 type GroupMember struct {
 	cl               *kgo.Client
 	group            string

@@ -126,7 +126,10 @@ func runMember(ctx context.Context, m *GroupMember, url string, gens chan<- gene
 		if err != nil {
 			return err
 		}
-		gens <- generation{member: url, gen: joined.Generation, leader: joined.Leader(), members: len(joined.Members), assigned: a.LeaderURL}
+		// The leader is the one the synced assignment names: see
+		// GroupMember on kfake.
+		leader := a.Leader == joined.MemberID
+		gens <- generation{member: url, gen: joined.Generation, leader: leader, members: len(joined.Members), assigned: a.LeaderURL}
 		for {
 			if err := sleep(ctx, 100*time.Millisecond); err != nil {
 				return nil
