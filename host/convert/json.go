@@ -11,9 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/ferry-connect/ferry/internal/jackson"
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
@@ -98,7 +98,7 @@ func (c *jsonConverter) appendData(buf []byte, s *pb.Schema, d *pb.Data) ([]byte
 	case d.GetRaw() == nil:
 		return c.appendValue(buf, s, d.GetValue())
 	case s.GetType() == pb.SchemaType_SCHEMA_TYPE_STRING:
-		return appendString(buf, d.Raw), nil
+		return jackson.AppendString(buf, d.Raw), nil
 	}
 	return appendBytes(buf, s, d.Raw, c.numericDecimals), nil
 }
@@ -162,7 +162,7 @@ func (c *jsonConverter) appendSchema(buf []byte, s *pb.Schema) ([]byte, error) {
 			// The field name goes last: JsonConverter adds it to a copy
 			// of the field's schema.
 			buf = append(buf[:len(buf)-1], `,"field":`...)
-			buf = appendString(buf, f.Name)
+			buf = jackson.AppendString(buf, f.Name)
 			buf = append(buf, '}')
 		}
 		buf = append(buf, ']')
@@ -171,7 +171,7 @@ func (c *jsonConverter) appendSchema(buf []byte, s *pb.Schema) ([]byte, error) {
 	buf = strconv.AppendBool(buf, s.Optional)
 	if s.Name != "" {
 		buf = append(buf, `,"name":`...)
-		buf = appendString(buf, s.Name)
+		buf = jackson.AppendString(buf, s.Name)
 	}
 	if s.Version != 0 {
 		buf = append(buf, `,"version":`...)
@@ -179,7 +179,7 @@ func (c *jsonConverter) appendSchema(buf []byte, s *pb.Schema) ([]byte, error) {
 	}
 	if s.Doc != "" {
 		buf = append(buf, `,"doc":`...)
-		buf = appendString(buf, s.Doc)
+		buf = jackson.AppendString(buf, s.Doc)
 	}
 	if len(s.Parameters) > 0 {
 		// Parameters are written in key order: the wire keeps them in a
@@ -194,9 +194,9 @@ func (c *jsonConverter) appendSchema(buf []byte, s *pb.Schema) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, k)
+			buf = jackson.AppendString(buf, k)
 			buf = append(buf, ':')
-			buf = appendString(buf, s.Parameters[k])
+			buf = jackson.AppendString(buf, s.Parameters[k])
 		}
 		buf = append(buf, '}')
 	}
@@ -238,11 +238,11 @@ func appendValueOpts(buf []byte, s *pb.Schema, v *pb.Value, numeric, replaceNull
 	case *pb.Value_FloatValue:
 		f := k.FloatValue
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendString(buf, javaFloat(f, false)), nil
+			return jackson.AppendString(buf, javaFloat(f, false)), nil
 		}
 		return append(buf, javaFloat(f, s != nil && s.Type == pb.SchemaType_SCHEMA_TYPE_FLOAT32)...), nil
 	case *pb.Value_StringValue:
-		return appendString(buf, k.StringValue), nil
+		return jackson.AppendString(buf, k.StringValue), nil
 	case *pb.Value_BytesValue:
 		return appendBytes(buf, s, k.BytesValue, numeric), nil
 	case *pb.Value_ArrayValue:
@@ -286,7 +286,7 @@ func appendValueOpts(buf []byte, s *pb.Schema, v *pb.Value, numeric, replaceNull
 				buf = append(buf, ',')
 			}
 			if objectMode {
-				buf = appendString(buf, e.Key.GetStringValue())
+				buf = jackson.AppendString(buf, e.Key.GetStringValue())
 				buf = append(buf, ':')
 			} else {
 				buf = append(buf, '[')
@@ -319,7 +319,7 @@ func appendValueOpts(buf []byte, s *pb.Schema, v *pb.Value, numeric, replaceNull
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, f.Name)
+			buf = jackson.AppendString(buf, f.Name)
 			buf = append(buf, ':')
 			if buf, err = appendValueOpts(buf, f.Schema, k.StructValue.Fields[i], numeric, replaceNull); err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
@@ -390,8 +390,6 @@ func javaFloat(f float64, is32 bool) string {
 	return mant + "E" + strconv.Itoa(e)
 }
 
-const hexDigits = "0123456789ABCDEF"
-
 // appendBytes writes a BYTES value: base64, or a number for a Decimal when
 // numeric.
 func appendBytes(buf []byte, s *pb.Schema, b []byte, numeric bool) []byte {
@@ -401,65 +399,6 @@ func appendBytes(buf []byte, s *pb.Schema, b []byte, numeric bool) []byte {
 	buf = append(buf, '"')
 	buf = base64.StdEncoding.AppendEncode(buf, b)
 	return append(buf, '"')
-}
-
-// appendString writes s as a JSON string the way Jackson does: only quote,
-// backslash and control characters are escaped.
-func appendString[T string | []byte](buf []byte, s T) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			if c < utf8.RuneSelf {
-				i++
-				continue
-			}
-			// At most one rune's bytes: the conversion stays on the stack.
-			r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-			switch {
-			case r == utf8.RuneError && size == 1:
-				buf = append(buf, s[start:i]...)
-				buf = append(buf, "\uFFFD"...)
-				start = i + 1
-			case r > 0xFFFF:
-				// Jackson escapes characters outside the BMP as a
-				// surrogate pair.
-				buf = append(buf, s[start:i]...)
-				hi, lo := utf16.EncodeRune(r)
-				buf = appendEscapedUnit(buf, uint16(hi))
-				buf = appendEscapedUnit(buf, uint16(lo))
-				start = i + size
-			}
-			i += size
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		case '\b':
-			buf = append(buf, '\\', 'b')
-		case '\f':
-			buf = append(buf, '\\', 'f')
-		default:
-			buf = appendEscapedUnit(buf, uint16(c))
-		}
-		i++
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
-}
-
-func appendEscapedUnit(buf []byte, u uint16) []byte {
-	return append(buf, '\\', 'u', hexDigits[u>>12], hexDigits[u>>8&0xF], hexDigits[u>>4&0xF], hexDigits[u&0xF])
 }
 
 // ToConnect parses b as JsonConverter does.

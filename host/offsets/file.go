@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ferry-connect/ferry/internal/javamap"
+	"github.com/ferry-connect/ferry/internal/jackson"
 )
 
 // Offset is one source partition's offset, both as the JSON bytes the
@@ -61,7 +61,7 @@ func OpenFile(path string) (*FileStore, error) {
 func Key(connector string, partition []byte) []byte {
 	b := make([]byte, 0, len(connector)+len(partition)+8)
 	b = append(b, '[')
-	b = javamap.AppendJSONString(b, connector)
+	b = jackson.AppendString(b, connector)
 	b = append(b, ',')
 	b = append(b, partition...)
 	return append(b, ']')

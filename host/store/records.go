@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/ferry-connect/ferry/internal/jackson"
 	"github.com/ferry-connect/ferry/internal/javamap"
 )
 
@@ -147,12 +148,12 @@ func appendProperties(b []byte, p Properties) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = javamap.AppendJSONString(b, e.Key)
+		b = jackson.AppendString(b, e.Key)
 		b = append(b, ':')
 		if e.Null {
 			b = append(b, "null"...)
 		} else {
-			b = javamap.AppendJSONString(b, e.Value)
+			b = jackson.AppendString(b, e.Value)
 		}
 	}
 	return append(b, '}')
@@ -163,5 +164,5 @@ func appendOptionalString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return javamap.AppendJSONString(b, s)
+	return jackson.AppendString(b, s)
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ferry-connect/ferry/internal/javamap"
+	"github.com/ferry-connect/ferry/internal/jackson"
 )
 
 // ConfigKind is the kind of a config topic record, named by its key.
@@ -361,9 +361,9 @@ func EncodeConfigRecord(r ConfigRecord) (string, []byte, error) {
 			return "", nil, fmt.Errorf("config record %q: target state %q", key, r.Target)
 		}
 		b = append(b, `{"state":`...)
-		b = javamap.AppendJSONString(b, string(old))
+		b = jackson.AppendString(b, string(old))
 		b = append(b, `,"state.v2":`...)
-		b = javamap.AppendJSONString(b, string(r.Target))
+		b = jackson.AppendString(b, string(r.Target))
 		b = append(b, '}')
 	case ConfigRestart:
 		b = append(b, `{"include-tasks":`...)
@@ -375,13 +375,13 @@ func EncodeConfigRecord(r ConfigRecord) (string, []byte, error) {
 		b = append(b, `{"key":"`...)
 		b = base64.StdEncoding.AppendEncode(b, r.SessionKey.Key)
 		b = append(b, `","algorithm":`...)
-		b = javamap.AppendJSONString(b, r.SessionKey.Algorithm)
+		b = jackson.AppendString(b, r.SessionKey.Algorithm)
 		b = append(b, `,"creation-timestamp":`...)
 		b = strconv.AppendInt(b, r.SessionKey.Created, 10)
 		b = append(b, '}')
 	case ConfigLoggerLevel:
 		b = append(b, `{"level":`...)
-		b = javamap.AppendJSONString(b, r.Level)
+		b = jackson.AppendString(b, r.Level)
 		b = append(b, '}')
 	}
 	return key, b, nil

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferry-connect/ferry/host/offsets"
-	"github.com/ferry-connect/ferry/internal/javamap"
+	"github.com/ferry-connect/ferry/internal/jackson"
 )
 
 // OffsetRecord is one record of the offsets topic (kafka-connect.md §4.2):
@@ -127,7 +127,7 @@ func appendCanonicalJSON(b []byte, v *jsonValue) []byte {
 	case jsonBool:
 		return strconv.AppendBool(b, v.b)
 	case jsonString:
-		return javamap.AppendJSONString(b, v.s)
+		return jackson.AppendString(b, v.s)
 	case jsonNumber:
 		return appendCanonicalNumber(b, v.s)
 	case jsonArray:
@@ -147,7 +147,7 @@ func appendCanonicalJSON(b []byte, v *jsonValue) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = javamap.AppendJSONString(b, members[i].name)
+		b = jackson.AppendString(b, members[i].name)
 		b = append(b, ':')
 		b = appendCanonicalJSON(b, &members[i].value)
 	}

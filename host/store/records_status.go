@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ferry-connect/ferry/internal/javamap"
+	"github.com/ferry-connect/ferry/internal/jackson"
 )
 
 // StatusKind is the kind of a status topic record, named by its key.
@@ -245,9 +245,9 @@ func EncodeStatusRecord(r StatusRecord) (string, []byte, error) {
 			return "", nil, fmt.Errorf("status record %q: task id %d", key, ts.Task)
 		}
 		b = append(b, `{"topic":{"name":`...)
-		b = javamap.AppendJSONString(b, ts.Topic)
+		b = jackson.AppendString(b, ts.Topic)
 		b = append(b, `,"connector":`...)
-		b = javamap.AppendJSONString(b, ts.Connector)
+		b = jackson.AppendString(b, ts.Connector)
 		b = append(b, `,"task":`...)
 		b = strconv.AppendInt(b, int64(ts.Task), 10)
 		b = append(b, `,"discoverTimestamp":`...)
@@ -263,11 +263,11 @@ func EncodeStatusRecord(r StatusRecord) (string, []byte, error) {
 		return "", nil, fmt.Errorf("status record %q: state %q", key, st.State)
 	}
 	b = append(b, `{"state":`...)
-	b = javamap.AppendJSONString(b, st.State)
+	b = jackson.AppendString(b, st.State)
 	b = append(b, `,"trace":`...)
 	b = appendOptionalString(b, st.Trace)
 	b = append(b, `,"worker_id":`...)
-	b = javamap.AppendJSONString(b, st.WorkerID)
+	b = jackson.AppendString(b, st.WorkerID)
 	b = append(b, `,"generation":`...)
 	b = strconv.AppendInt(b, int64(st.Generation), 10)
 	b = append(b, `,"version":`...)

@@ -22,7 +22,6 @@ import (
 	"cmp"
 	"slices"
 	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // StringHash is Java's String.hashCode: s as UTF-16 code units u, summed
@@ -89,65 +88,4 @@ func Order(hashes []int32, capacity int) []int {
 	}
 	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(bucket(i), bucket(j)) })
 	return order
-}
-
-// AppendJSONString appends s as Jackson's JSON generator writes a Java
-// string, quoted: '"' and '\' escaped with a backslash; the control
-// characters below U+0020 as \b, \t, \n, \f, \r or \u00XX (upper-case hex);
-// characters outside the Basic Multilingual Plane as their two UTF-16
-// surrogates, each \uXXXX (Jackson escapes every surrogate); everything
-// else, '/', DEL, U+2028 and all other non-ASCII text included, as raw
-// UTF-8. Bytes that are not UTF-8 are written as U+FFFD.
-func AppendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	b = append(b, '"')
-	start := 0 // s[start:i] is still to be copied as is
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\r':
-				b = append(b, '\\', 'r')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, "\uFFFD"...)
-		case r >= 0x10000:
-			b = append(b, s[start:i]...)
-			r1, r2 := utf16.EncodeRune(r)
-			for _, u := range [2]rune{r1, r2} {
-				b = append(b, '\\', 'u', hex[u>>12&0xf], hex[u>>8&0xf], hex[u>>4&0xf], hex[u&0xf])
-			}
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
