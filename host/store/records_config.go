@@ -210,20 +210,13 @@ func DecodeConfigRecord(key string, value []byte) (ConfigRecord, error) {
 	if r.Kind == ConfigUnknown {
 		return r, nil
 	}
-	if len(value) == 0 {
-		r.Tombstone = true
-		return r, nil
-	}
-	v, err := parseJSON(value)
+	v, ok, err := parseRecordValue(value)
 	if err != nil {
 		return ConfigRecord{}, fmt.Errorf("config record %q: %w", key, err)
 	}
-	if v.kind == jsonNull {
+	if !ok {
 		r.Tombstone = true
 		return r, nil
-	}
-	if v.kind != jsonObject {
-		return ConfigRecord{}, fmt.Errorf("config record %q: value is %s, not an object", key, v.kind)
 	}
 	if err := r.decodeValue(&v); err != nil {
 		return ConfigRecord{}, fmt.Errorf("config record %q: %w", key, err)

@@ -66,6 +66,24 @@ func (v *jsonValue) get(name string) (jsonValue, bool) {
 // (StreamReadConstraints.DEFAULT_MAX_DEPTH).
 const maxJSONDepth = 1000
 
+// parseRecordValue reads a record's value: nil, empty or JSON null is a
+// tombstone (ok false); anything else must be a JSON object.
+func parseRecordValue(value []byte) (v jsonValue, ok bool, err error) {
+	if len(value) == 0 {
+		return jsonValue{}, false, nil
+	}
+	if v, err = parseJSON(value); err != nil {
+		return jsonValue{}, false, err
+	}
+	switch v.kind {
+	case jsonNull:
+		return jsonValue{}, false, nil
+	case jsonObject:
+		return v, true, nil
+	}
+	return jsonValue{}, false, fmt.Errorf("value is %s, not an object", v.kind)
+}
+
 // parseJSON parses data, which must hold exactly one JSON value (with
 // optional whitespace around it).
 func parseJSON(data []byte) (jsonValue, error) {

@@ -35,19 +35,12 @@ func DecodeOffsetRecord(key, value []byte) (OffsetRecord, error) {
 		return OffsetRecord{}, err
 	}
 	r := OffsetRecord{Connector: name, Partition: bytes.Clone(part.raw)}
-	if len(value) == 0 {
-		return r, nil
-	}
-	v, err := parseJSON(value)
+	_, ok, err := parseRecordValue(value)
 	if err != nil {
 		return OffsetRecord{}, fmt.Errorf("offset record %q: %w", key, err)
 	}
-	switch v.kind {
-	case jsonNull:
-	case jsonObject:
+	if ok {
 		r.Offset = bytes.Clone(value)
-	default:
-		return OffsetRecord{}, fmt.Errorf("offset record %q: value is %s, not an object", key, v.kind)
 	}
 	return r, nil
 }

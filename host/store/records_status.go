@@ -142,20 +142,13 @@ func DecodeStatusRecord(key string, value []byte) (StatusRecord, error) {
 	if r.Kind == StatusUnknown {
 		return r, nil
 	}
-	if len(value) == 0 {
-		r.Tombstone = true
-		return r, nil
-	}
-	v, err := parseJSON(value)
+	v, ok, err := parseRecordValue(value)
 	if err != nil {
 		return StatusRecord{}, fmt.Errorf("status record %q: %w", key, err)
 	}
-	if v.kind == jsonNull {
+	if !ok {
 		r.Tombstone = true
 		return r, nil
-	}
-	if v.kind != jsonObject {
-		return StatusRecord{}, fmt.Errorf("status record %q: value is %s, not an object", key, v.kind)
 	}
 	if r.Kind == StatusTopic {
 		r.TopicStatus, err = decodeTopicStatus(&v)
