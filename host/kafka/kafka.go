@@ -235,6 +235,16 @@ func (pr *Producer) Close(timeout time.Duration) {
 	<-pr.done
 }
 
+// CloseDiscarding is Close for a producer whose deliveries nobody reads
+// any more: it drains them meanwhile.
+func (pr *Producer) CloseDiscarding(timeout time.Duration) {
+	go func() {
+		for range pr.Deliveries() {
+		}
+	}()
+	pr.Close(timeout)
+}
+
 // Consumer reads a group's share of topics.
 type Consumer struct {
 	c *ck.Consumer

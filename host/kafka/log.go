@@ -66,7 +66,7 @@ func OpenLog(ctx context.Context, bootstrap, clientID string, spec TopicSpec, se
 	}
 	parts, err := ensureCompacted(ctx, producer.p, spec)
 	if err != nil {
-		closeQuietly(producer)
+		producer.CloseDiscarding(5 * time.Second)
 		return nil, err
 	}
 	cfg := configMap(settings, map[string]string{
@@ -81,7 +81,7 @@ func OpenLog(ctx context.Context, bootstrap, clientID string, spec TopicSpec, se
 	})
 	consumer, err := ck.NewConsumer(cfg)
 	if err != nil {
-		closeQuietly(producer)
+		producer.CloseDiscarding(5 * time.Second)
 		return nil, fmt.Errorf("create consumer for %s: %w", spec.Name, err)
 	}
 	topic := spec.Name
@@ -91,7 +91,7 @@ func OpenLog(ctx context.Context, bootstrap, clientID string, spec TopicSpec, se
 	}
 	if err := consumer.Assign(assign); err != nil {
 		consumer.Close()
-		closeQuietly(producer)
+		producer.CloseDiscarding(5 * time.Second)
 		return nil, fmt.Errorf("read %s: %w", spec.Name, err)
 	}
 	l := &Log{
@@ -323,14 +323,5 @@ func (l *Log) Close() {
 	close(l.stop)
 	<-l.done
 	l.consumer.Close()
-	closeQuietly(l.producer)
-}
-
-// closeQuietly closes a producer nobody reads deliveries from.
-func closeQuietly(p *Producer) {
-	go func() {
-		for range p.Deliveries() {
-		}
-	}()
-	p.Close(5 * time.Second)
+	l.producer.CloseDiscarding(5 * time.Second)
 }

@@ -118,7 +118,7 @@ func TestLogRefusesUnfitTopics(t *testing.T) {
 	if err := p.EnsureTopic(ctx, plain); err != nil {
 		t.Fatal(err)
 	}
-	closeQuietly(p)
+	p.CloseDiscarding(5 * time.Second)
 	_, err = OpenLog(ctx, bootstrap, "test-log", TopicSpec{Name: plain, Partitions: 1, ReplicationFactor: -1}, nil, func(LogRecord) {})
 	if err == nil || !strings.Contains(err.Error(), "must be compacted") || !strings.Contains(err.Error(), plain) {
 		t.Errorf("OpenLog on a non-compacted topic: %v", err)

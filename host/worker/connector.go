@@ -397,12 +397,7 @@ func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32,
 		FlushInterval: wc.FlushInterval, FlushTimeout: wc.FlushTimeout, MaxBatch: maxBatch, Log: log,
 	}
 	runErr := t.Run(ctx)
-	// Close drains deliveries concurrently: Run has returned, so nothing
-	// else reads them now.
-	go func() {
-		for range producer.Deliveries() {
-		}
-	}()
-	producer.Close(wc.FlushTimeout)
+	// Run has returned, so nothing reads the deliveries now.
+	producer.CloseDiscarding(wc.FlushTimeout)
 	return runErr
 }
