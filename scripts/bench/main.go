@@ -356,11 +356,7 @@ func produce(o options, topic string, size int, next func() (int, error)) (resul
 	}
 	elapsed := time.Since(start)
 	used := selfCPU() - cpu
-	go func() {
-		for range p.Deliveries() {
-		}
-	}()
-	p.Close(5 * time.Second)
+	p.CloseDiscarding(5 * time.Second)
 	return result{Records: o.records, Bytes: int64(o.records * size), Elapsed: elapsed, Usage: usage{CPU: used}}, nil
 }
 
