@@ -43,16 +43,18 @@ fuzz:
 		done; \
 	done
 
-# The end-to-end suite, and host/kafka's tests of the internal-topic log,
-# against Apache Kafka (KRaft), fetched from Maven Central and started by
-# scripts/kafka; the broker is stopped afterwards whether the tests pass or
-# not.
+# The end-to-end suite (the migration from Apache Kafka Connect included:
+# its jars come from Maven Central too), and host/kafka's and host/store's
+# tests of the internal topics, against Apache Kafka (KRaft), fetched from
+# Maven Central and started by scripts/kafka; the broker is stopped
+# afterwards whether the tests pass or not.
 KAFKA_PORT ?= $(or $(FERRY_KAFKA_PORT),9092)
 test-kafka:
-	scripts/kafka start
-	FERRY_KAFKA_PORT=$(KAFKA_PORT) FERRY_TEST_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FERRY_TEST_RACE=1 \
-		$(GO) test -race -count=1 -timeout 20m ./test/e2e/... ./host/kafka/...; \
-		rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc
+	@connect=$$(scripts/kafka connect-lib) || exit 1; \
+	FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka start || exit 1; \
+	FERRY_KAFKA_PORT=$(KAFKA_PORT) FERRY_TEST_BOOTSTRAP=127.0.0.1:$(KAFKA_PORT) FERRY_TEST_RACE=1 FERRY_TEST_CONNECT_LIB="$$connect" \
+		$(GO) test -race -count=1 -timeout 20m ./test/e2e/... ./host/kafka/... ./host/store/...; \
+	rc=$$?; FERRY_KAFKA_PORT=$(KAFKA_PORT) scripts/kafka stop; exit $$rc
 
 # Benchmarks: the ceiling (raw librdkafka), the source and sink pipelines
 # and their bounds, the plugin boundary, and file → Kafka → file through

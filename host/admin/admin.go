@@ -6,6 +6,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -54,6 +55,7 @@ type service struct {
 func grpcErr(err error) error {
 	var invalid *herder.InvalidConfigError
 	var bad *herder.BadRequestError
+	var remote *herder.RemoteError
 	switch {
 	case err == nil:
 		return nil
@@ -63,6 +65,18 @@ func grpcErr(err error) error {
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.As(err, &invalid), errors.As(err, &bad):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, herder.ErrRebalancing):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.As(err, &remote):
+		// The leader's answer to a forwarded request, by its HTTP code.
+		switch remote.Code {
+		case http.StatusNotFound:
+			return status.Error(codes.NotFound, err.Error())
+		case http.StatusConflict:
+			return status.Error(codes.AlreadyExists, err.Error())
+		case http.StatusBadRequest:
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -65,24 +65,33 @@ func (u UnusedKey) String() string {
 // reads, and keys under the prefixes Ferry passes on (producer.*,
 // consumer.*, key.converter.*, value.converter.*), are not reported.
 //
-// Typical use, after LoadWorker succeeds:
+// distributed says which mode the worker runs in: a key of the other
+// mode's only is reported as ignored. Typical use, after LoadWorker
+// succeeds:
 //
-//	for _, u := range config.UnusedWorkerKeys(w.Raw) {
+//	for _, u := range config.UnusedWorkerKeys(w.Raw, false) {
 //		if u.Status == config.KeyUnknown {
 //			log.Warn(u.String())
 //		} else {
 //			log.Info(u.String())
 //		}
 //	}
-func UnusedWorkerKeys(props map[string]string) []UnusedKey {
+func UnusedWorkerKeys(props map[string]string, distributed bool) []UnusedKey {
 	var out []UnusedKey
 	for key := range props {
 		k, ok := lookupWorkerKey(key)
+		if !ok && distributed && IsTopicSetting(key) {
+			continue // passed on to the internal topic
+		}
 		switch {
 		case !ok:
 			out = append(out, UnusedKey{Key: key, Status: KeyUnknown, Suggestion: suggestWorkerKey(key)})
 		case !k.used:
 			out = append(out, UnusedKey{Key: key, Status: KeyIgnored, Reason: k.reason})
+		case k.only == onlyDistributed && !distributed:
+			out = append(out, UnusedKey{Key: key, Status: KeyIgnored, Reason: "used in distributed mode only"})
+		case k.only == onlyStandalone && distributed:
+			out = append(out, UnusedKey{Key: key, Status: KeyIgnored, Reason: "used in standalone mode only"})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -95,11 +104,21 @@ type workerKey struct {
 	name   string
 	used   bool   // NewWorker reads it (or passes the prefix on)
 	reason string // why Ferry ignores it, when !used
+	only   mode   // the one mode that uses it, if not both
 }
+
+// mode restricts a used key to one mode.
+type mode uint8
+
+const (
+	bothModes mode = iota
+	onlyStandalone
+	onlyDistributed
+)
 
 // Reasons for the keys Ferry accepts and ignores.
 const (
-	whyDistributed = "distributed mode is not supported yet"
+	whyDistributed = "distributed mode does not support it yet"
 	whyClient      = "Ferry's Kafka clients take their settings from producer.* and consumer.* only"
 	whyMetrics     = "Ferry has no Kafka metrics reporters"
 	whyREST        = "Ferry's REST server is plain HTTP on listeners, without these options"
@@ -120,7 +139,6 @@ var workerKeys = slices.Concat(
 		"bootstrap.servers",
 		"key.converter", "key.converter.",
 		"value.converter", "value.converter.",
-		"offset.storage.file.filename",
 		"offset.flush.interval.ms",
 		"offset.flush.timeout.ms",
 		"task.shutdown.graceful.timeout.ms",
@@ -138,13 +156,17 @@ var workerKeys = slices.Concat(
 		"ferry.startup.timeout.ms",
 		"ferry.allowed.paths",
 	),
-	ignored(whyDistributed,
+	only(onlyStandalone, "offset.storage.file.filename"),
+	only(onlyDistributed,
 		"group.id", "session.timeout.ms", "heartbeat.interval.ms", "rebalance.timeout.ms",
 		"worker.sync.timeout.ms", "worker.unsync.backoff.ms",
-		"config.storage.topic", "config.storage.replication.factor",
+		"config.storage.topic", "config.storage.replication.factor", "config.storage.partitions",
 		"offset.storage.topic", "offset.storage.partitions", "offset.storage.replication.factor",
 		"status.storage.topic", "status.storage.partitions", "status.storage.replication.factor",
-		"connect.protocol", "scheduled.rebalance.max.delay.ms", "exactly.once.source.support",
+		"connect.protocol", "scheduled.rebalance.max.delay.ms",
+		"rest.advertised.host.name", "rest.advertised.port", "rest.advertised.listener",
+	),
+	ignored(whyDistributed, "exactly.once.source.support",
 		"inter.worker.key.generation.algorithm", "inter.worker.key.size", "inter.worker.key.ttl.ms",
 		"inter.worker.signature.algorithm", "inter.worker.verification.algorithms",
 	),
@@ -189,7 +211,6 @@ var workerKeys = slices.Concat(
 		"metric.reporters", "metrics.context.", "metrics.jmx.",
 	),
 	ignored(whyREST,
-		"rest.advertised.host.name", "rest.advertised.port", "rest.advertised.listener",
 		"admin.listeners", "admin.listeners.https.", "listeners.https.",
 		"rest.extension.classes", "access.control.allow.origin", "access.control.allow.methods",
 		"response.http.headers.config", "ssl.client.auth",
@@ -205,6 +226,14 @@ func used(names ...string) []workerKey {
 	out := make([]workerKey, len(names))
 	for i, n := range names {
 		out[i] = workerKey{name: n, used: true}
+	}
+	return out
+}
+
+func only(m mode, names ...string) []workerKey {
+	out := used(names...)
+	for i := range out {
+		out[i].only = m
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -48,8 +49,10 @@ func TestUnusedWorkerKeys(t *testing.T) {
 		{key: "", want: &UnusedKey{Status: KeyUnknown}},
 		{key: "internal.key.converter", want: &UnusedKey{Status: KeyUnknown}}, // removed in Kafka 3.0
 		// Kafka Connect keys Ferry ignores.
-		{key: "group.id", want: &UnusedKey{Status: KeyIgnored, Reason: whyDistributed}},
-		{key: "config.storage.topic", want: &UnusedKey{Status: KeyIgnored, Reason: whyDistributed}},
+		{key: "exactly.once.source.support", want: &UnusedKey{Status: KeyIgnored, Reason: whyDistributed}},
+		// Distributed mode's keys, in standalone mode.
+		{key: "group.id", want: &UnusedKey{Status: KeyIgnored, Reason: "used in distributed mode only"}},
+		{key: "config.storage.topic", want: &UnusedKey{Status: KeyIgnored, Reason: "used in distributed mode only"}},
 		{key: "security.protocol", want: &UnusedKey{Status: KeyIgnored, Reason: whyClient}},
 		{key: "admin.request.timeout.ms", want: &UnusedKey{Status: KeyIgnored, Reason: whyClient}},
 		{key: "admin.listeners", want: &UnusedKey{Status: KeyIgnored, Reason: whyREST}},
@@ -60,7 +63,7 @@ func TestUnusedWorkerKeys(t *testing.T) {
 		{key: "config.providers.file.class", want: &UnusedKey{Status: KeyIgnored, Reason: whyProviders}},
 		{key: "plugin.discovery", want: &UnusedKey{Status: KeyIgnored, Reason: whyPlugins}},
 	} {
-		got := UnusedWorkerKeys(map[string]string{tc.key: "v"})
+		got := UnusedWorkerKeys(map[string]string{tc.key: "v"}, false)
 		var want []UnusedKey
 		if tc.want != nil {
 			w := *tc.want
@@ -89,12 +92,12 @@ plugin.path=/usr/share/java
 		t.Fatal(err)
 	}
 	// Kafka's own config/connect-standalone.properties: nothing to say.
-	if got := UnusedWorkerKeys(props); len(got) != 0 {
+	if got := UnusedWorkerKeys(props, false); len(got) != 0 {
 		t.Errorf("connect-standalone.properties: %v", got)
 	}
 	props["zeta"], props["alpha"], props["group.id"] = "", "", "connect-cluster"
 	var keys []string
-	for _, u := range UnusedWorkerKeys(props) {
+	for _, u := range UnusedWorkerKeys(props, false) {
 		keys = append(keys, u.Key)
 	}
 	if want := []string{"alpha", "group.id", "zeta"}; !slices.Equal(keys, want) {
@@ -112,7 +115,7 @@ func TestUnusedKeyString(t *testing.T) {
 			`unknown worker key "offset.flush.intervall.ms": did you mean "offset.flush.interval.ms"?`},
 		{UnusedKey{Key: "a\nb", Status: KeyUnknown}, `unknown worker key "a\nb"`},
 		{UnusedKey{Key: "group.id", Status: KeyIgnored, Reason: whyDistributed},
-			`worker key "group.id" is a Kafka Connect setting that Ferry ignores: distributed mode is not supported yet`},
+			`worker key "group.id" is a Kafka Connect setting that Ferry ignores: distributed mode does not support it yet`},
 	} {
 		if got := tc.u.String(); got != tc.want {
 			t.Errorf("got  %s\nwant %s", got, tc.want)
@@ -127,20 +130,27 @@ func TestUnusedKeyString(t *testing.T) {
 func TestWorkerKeyTableMatchesNewWorker(t *testing.T) {
 	t.Parallel()
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "worker.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	var decls []ast.Decl
+	for _, file := range []string{"worker.go", "distributed.go"} {
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls = append(decls, f.Decls...)
 	}
 	keyShaped := regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z0-9]+)*\.?$`)
 	literals := map[string]bool{}
-	for _, d := range f.Decls {
+	for _, d := range decls {
 		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "NewWorker" {
+		if !ok || (fn.Name.Name != "newWorker" && fn.Name.Name != "NewDistributed") {
 			continue
 		}
 		ast.Inspect(fn, func(n ast.Node) bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil && keyShaped.MatchString(s) {
+				// NewDistributed's values (eager, http) have no dot; its
+				// topic prefixes are listed as topic settings instead.
+				if s, err := strconv.Unquote(lit.Value); err == nil && keyShaped.MatchString(s) &&
+					!(fn.Name.Name == "NewDistributed" && (!strings.Contains(s, ".") || strings.HasSuffix(s, ".storage."))) {
 					literals[s] = true
 				}
 			}

@@ -87,10 +87,15 @@ func LoadWorker(path string) (*Worker, error) {
 	return NewWorker(path, props)
 }
 
-// NewWorker applies defaults to props and validates them; source names the
-// origin in errors. Keys it does not know are not errors, as in Kafka
-// Connect: UnusedWorkerKeys lists them for the caller to log.
+// NewWorker applies defaults to props and validates them, for a
+// standalone worker; source names the origin in errors. Keys it does not
+// know are not errors, as in Kafka Connect: UnusedWorkerKeys lists them for
+// the caller to log.
 func NewWorker(source string, props map[string]string) (*Worker, error) {
+	return newWorker(source, props, false)
+}
+
+func newWorker(source string, props map[string]string, distributed bool) (*Worker, error) {
 	w := &Worker{Raw: props, Producer: Prefixed(props, "producer."), Consumer: Prefixed(props, "consumer.")}
 	var problems []string
 	bad := func(key, format string, args ...any) {
@@ -112,7 +117,7 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 		}
 	}
 	w.OffsetsFile = strings.TrimSpace(props["offset.storage.file.filename"])
-	if w.OffsetsFile == "" {
+	if w.OffsetsFile == "" && !distributed {
 		bad("offset.storage.file.filename", "missing required configuration with no default value")
 	}
 	w.FlushInterval = positiveMS(props, "offset.flush.interval.ms", 60000, bad)
@@ -141,8 +146,12 @@ func NewWorker(source string, props map[string]string) (*Worker, error) {
 		w.AdminListener = "127.0.0.1:8084"
 	}
 	w.DataDir = strings.TrimSpace(props["ferry.data.dir"])
-	if w.DataDir == "" && w.OffsetsFile != "" {
+	switch {
+	case w.DataDir != "":
+	case w.OffsetsFile != "":
 		w.DataDir = filepath.Join(filepath.Dir(w.OffsetsFile), "ferry-data")
+	default:
+		w.DataDir = "ferry-data"
 	}
 	if p := strings.TrimSpace(props["ferry.embedded.port"]); p != "" {
 		n, err := strconv.Atoi(p)

@@ -11,16 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ferry-connect/ferry/host/config"
-	"github.com/ferry-connect/ferry/host/convert"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/store"
 	"github.com/ferry-connect/ferry/host/worker"
-	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
 // Herder is what the admin APIs (REST and gRPC) ask of the control
@@ -37,6 +34,9 @@ type Herder interface {
 	Delete(ctx context.Context, name string) error
 	SetTarget(ctx context.Context, name string, target store.TargetState) error
 	Restart(ctx context.Context, name string, includeTasks, onlyFailed bool) (*Status, error)
+	// PutTaskConfigs takes task configs a worker's connector produced
+	// (distributed mode's internal request to the leader).
+	PutTaskConfigs(ctx context.Context, name string, configs []map[string]string) error
 	CheckConfig(ctx context.Context, cfg map[string]string) ([]config.KeyError, error)
 	Class(name string) (*plugin.Class, bool)
 	Plugins(connectorsOnly bool) []PluginInfo
@@ -59,6 +59,7 @@ type Options struct {
 // on this worker. Its methods are safe for concurrent use.
 type Standalone struct {
 	opts Options
+	plugins
 	// locks serialises changes (create, update, delete, state changes) to
 	// one connector: each stops and starts it on the worker, and two at
 	// once would leave one running unowned. Changes to different
@@ -70,7 +71,7 @@ type Standalone struct {
 // NewStandalone makes a standalone herder; Restore starts the connectors
 // its config store holds.
 func NewStandalone(opts Options) *Standalone {
-	return &Standalone{opts: opts}
+	return &Standalone{opts: opts, plugins: plugins{catalog: opts.Catalog, launch: opts.Launch, log: opts.Log}}
 }
 
 // Restore validates and starts every connector the config store holds,
@@ -102,36 +103,21 @@ func (h *Standalone) restore(ctx context.Context, name string, c store.Connector
 	if err != nil {
 		return err
 	}
-	return h.run(parsed, class, c.Target, len(c.Tasks))
+	return h.run(parsed, class, c.Target, c.Tasks)
 }
 
-// run has the worker run a connector. The caller holds its lock.
-func (h *Standalone) run(parsed *config.Connector, class *plugin.Class, target store.TargetState, tasks int) error {
-	err := h.opts.Worker.Start(worker.Spec{Connector: parsed, Class: class, Target: target, Tasks: tasks})
+// run has the worker run a connector and every task it produces; tasks
+// are the task configs it had. The caller holds its lock.
+func (h *Standalone) run(parsed *config.Connector, class *plugin.Class, target store.TargetState, tasks []map[string]string) error {
+	byID := make(map[int]map[string]string, len(tasks))
+	for i, tc := range tasks {
+		byID[i] = tc
+	}
+	err := h.opts.Worker.Start(worker.Spec{Connector: parsed, Class: class, Target: target, RunConnector: true, FollowConnector: true, Tasks: byID})
 	if errors.Is(err, worker.ErrClosing) {
 		return errors.New("worker is shutting down")
 	}
 	return err
-}
-
-// Validate checks a connector config and returns its class; every problem
-// is named by key in an *InvalidConfigError.
-func (h *Standalone) Validate(ctx context.Context, cfg map[string]string) (*plugin.Class, *config.Connector, error) {
-	class, parsed, errs, err := h.check(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(errs) > 0 {
-		return nil, nil, &InvalidConfigError{Errors: errs}
-	}
-	return class, parsed, nil
-}
-
-// CheckConfig returns every problem with a connector config, by key; an
-// error means the check itself could not run.
-func (h *Standalone) CheckConfig(ctx context.Context, cfg map[string]string) ([]config.KeyError, error) {
-	_, _, errs, err := h.check(ctx, cfg)
-	return errs, err
 }
 
 // Create validates and starts a connector in target state.
@@ -190,7 +176,7 @@ func (h *Standalone) install(parsed *config.Connector, class *plugin.Class, targ
 	if err := h.opts.Configs.Put(parsed.Name, parsed.Raw, target); err != nil {
 		return nil, err
 	}
-	if err := h.run(parsed, class, target, 0); err != nil {
+	if err := h.run(parsed, class, target, nil); err != nil {
 		return nil, err
 	}
 	c, _ := h.opts.Configs.Get(parsed.Name)
@@ -236,7 +222,7 @@ func (h *Standalone) SetTarget(ctx context.Context, name string, target store.Ta
 		return err
 	}
 	c, _ = h.opts.Configs.Get(name)
-	return h.run(parsed, class, target, len(c.Tasks))
+	return h.run(parsed, class, target, c.Tasks)
 }
 
 // Restart restarts a connector and, with includeTasks, its tasks; with
@@ -258,7 +244,7 @@ func (h *Standalone) Restart(ctx context.Context, name string, includeTasks, onl
 	if err != nil {
 		return nil, err
 	}
-	if err := h.run(parsed, class, c.Target, len(c.Tasks)); err != nil {
+	if err := h.run(parsed, class, c.Target, c.Tasks); err != nil {
 		return nil, err
 	}
 	return h.status(name, c), nil
@@ -276,6 +262,12 @@ func (h *Standalone) anyFailed(name string, includeTasks bool) bool {
 	return false
 }
 
+// PutTaskConfigs is distributed mode's: a standalone worker's connectors
+// hand their task configs to it directly.
+func (h *Standalone) PutTaskConfigs(context.Context, string, []map[string]string) error {
+	return &BadRequestError{Msg: "task configs are taken only by the leader of a distributed group"}
+}
+
 // Names lists connectors, sorted.
 func (h *Standalone) Names() []string { return h.opts.Configs.Names() }
 
@@ -290,19 +282,6 @@ func (h *Standalone) Get(name string) (*Info, error) {
 
 func (h *Standalone) info(name string, c store.Connector) *Info {
 	return &Info{Name: name, Config: c.Config, Tasks: len(c.Tasks), Type: h.typeOf(c.Config)}
-}
-
-// typeOf is a connector's type as the REST API reports it: source, sink,
-// or unknown when its plugin is not installed.
-func (h *Standalone) typeOf(cfg map[string]string) string {
-	class, ok := h.opts.Catalog.Find(strings.TrimSpace(cfg["connector.class"]))
-	switch {
-	case !ok:
-		return "unknown"
-	case class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK:
-		return "sink"
-	}
-	return "source"
 }
 
 // Status returns a connector's status.
@@ -341,24 +320,6 @@ func (h *Standalone) Tasks(name string) ([]TaskInfo, error) {
 		out[i] = TaskInfo{Connector: name, Task: i, Config: tc}
 	}
 	return out, nil
-}
-
-// Class finds an installed connector class by name or alias.
-func (h *Standalone) Class(name string) (*plugin.Class, bool) { return h.opts.Catalog.Find(name) }
-
-// Plugins lists the installed classes, plus converters unless
-// connectorsOnly.
-func (h *Standalone) Plugins(connectorsOnly bool) []PluginInfo {
-	var out []PluginInfo
-	for _, c := range h.opts.Catalog.Classes() {
-		out = append(out, PluginInfo{Class: c.Spec.Class, Type: c.Type(), Version: c.Spec.Version})
-	}
-	if !connectorsOnly {
-		for _, c := range convert.Classes {
-			out = append(out, PluginInfo{Class: c, Type: "converter"})
-		}
-	}
-	return out
 }
 
 func notFound(name string) error { return fmt.Errorf("Connector %s %w", name, ErrNotFound) }

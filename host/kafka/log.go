@@ -268,15 +268,20 @@ func (l *Log) ReadToEnd(ctx context.Context) error {
 var errLogClosed = errors.New("log is closed")
 
 // endOffset asks for a partition's end, retrying while its leader is not
-// known yet (as right after the topic was created).
+// known yet (as right after the topic was created). It asks through the
+// producer's connection: on the consumer's, the request waits behind the
+// pending fetch (up to fetch.wait.max.ms, per partition). Each attempt
+// gets at most endOffsetAttempt: against Apache Kafka, a fresh client's
+// first query now and then hangs for its whole timeout while the next
+// one answers at once.
 func (l *Log) endOffset(ctx context.Context, p int32) (int64, error) {
 	for {
-		_, high, err := l.consumer.QueryWatermarkOffsets(l.topic, p, timeoutMS(ctx))
+		_, high, err := l.producer.p.QueryWatermarkOffsets(l.topic, p, min(timeoutMS(ctx), int(endOffsetAttempt.Milliseconds())))
 		if err == nil {
 			return high, nil
 		}
 		var kerr ck.Error
-		if !errors.As(err, &kerr) || !(kerr.IsRetriable() || kerr.Code() == ck.ErrNotLeaderForPartition ||
+		if !errors.As(err, &kerr) || !(kerr.IsRetriable() || kerr.Code() == ck.ErrNotLeaderForPartition || kerr.Code() == ck.ErrTimedOut ||
 			kerr.Code() == ck.ErrLeaderNotAvailable || kerr.Code() == ck.ErrUnknownTopicOrPart) {
 			return 0, fmt.Errorf("end of %s-%d: %w", l.topic, p, err)
 		}
@@ -285,6 +290,9 @@ func (l *Log) endOffset(ctx context.Context, p int32) (int64, error) {
 		}
 	}
 }
+
+// endOffsetAttempt bounds one query of a partition's end.
+const endOffsetAttempt = 2 * time.Second
 
 // timeoutMS is what remains of ctx's deadline for a librdkafka call, or
 // 30 s without one.

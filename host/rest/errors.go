@@ -42,9 +42,14 @@ func writeError(rw http.ResponseWriter, err error) {
 	var invalid *herder.InvalidConfigError
 	var bad *herder.BadRequestError
 	var status *statusError
+	var remote *herder.RemoteError
 	switch {
 	case errors.As(err, &status):
 		code = status.code
+	case errors.As(err, &remote):
+		code = remote.Code
+	case errors.Is(err, herder.ErrRebalancing):
+		code = http.StatusConflict
 	case errors.Is(err, herder.ErrNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, herder.ErrExists):

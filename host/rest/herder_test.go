@@ -25,6 +25,10 @@ type fakeHerder struct {
 	classes    []*plugin.Class
 	// panicOn makes Get and Status panic for that connector name.
 	panicOn string
+	// taskConfigs are what PutTaskConfigs took, by connector; forwarded
+	// says whether the request came marked as forwarded.
+	taskConfigs map[string][]map[string]string
+	forwarded   bool
 }
 
 type fakeConnector struct {
@@ -270,6 +274,20 @@ func (h *fakeHerder) Plugins(connectorsOnly bool) []herder.PluginInfo {
 		out = append(out, herder.PluginInfo{Class: "org.apache.kafka.connect.json.JsonConverter", Type: "converter"})
 	}
 	return out
+}
+
+func (h *fakeHerder) PutTaskConfigs(ctx context.Context, name string, configs []map[string]string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, err := h.get(name); err != nil {
+		return err
+	}
+	if h.taskConfigs == nil {
+		h.taskConfigs = map[string][]map[string]string{}
+	}
+	h.taskConfigs[name] = configs
+	h.forwarded = herder.IsForwarded(ctx)
+	return nil
 }
 
 // Interface guards

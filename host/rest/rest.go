@@ -56,10 +56,25 @@ func Handler(h herder.Herder, clusterID string) http.Handler {
 		{"PUT /connector-plugins/{plugin}/config/validate", true, a.validate},
 		{"GET /connectors/{name}/tasks/{task}/status", false, a.taskStatus},
 		{"POST /connectors/{name}/tasks/{task}/restart", false, a.taskRestart},
+		// Internal: a distributed worker hands its connector's task
+		// configs to the leader.
+		{"POST /connectors/{name}/tasks", true, a.putTasks},
 	} {
-		mux.Handle(r.pattern, consumesJSON(r.body, r.h))
+		mux.Handle(r.pattern, forwarded(consumesJSON(r.body, r.h)))
 	}
 	return &guard{mux: mux}
+}
+
+// forwarded marks a request another worker forwarded (?forward=false, as
+// Kafka Connect's forwarding adds) so that the herder does not forward it
+// again.
+func forwarded(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("forward") == "false" {
+			r = r.WithContext(herder.Forwarded(r.Context()))
+		}
+		h.ServeHTTP(rw, r)
+	})
 }
 
 type api struct {
@@ -225,6 +240,19 @@ func (a *api) create(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Location", location(name))
 	writeJSON(rw, http.StatusCreated, infoJSON(info))
+}
+
+func (a *api) putTasks(rw http.ResponseWriter, r *http.Request) {
+	var configs []map[string]string
+	if err := decodeConfig(r, &configs); err != nil {
+		writeError(rw, err)
+		return
+	}
+	if err := a.h.PutTaskConfigs(r.Context(), r.PathValue("name"), configs); err != nil {
+		writeError(rw, err)
+		return
+	}
+	rw.WriteHeader(http.StatusNoContent)
 }
 
 func (a *api) get(rw http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,9 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"reflect"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,8 +20,11 @@ import (
 	pb "github.com/ferry-connect/ferry/proto/gen/ferry/plugin/v1"
 )
 
-// connector is one connector and its supervisor. The supervisor goroutine
-// is started by start and joined by stop.
+// connector is what of one connector runs on this worker, and its
+// supervisor: one plugin process holding the connector instance, if this
+// worker runs it, and the tasks this worker runs. The supervisor goroutine
+// is started by start and joined by stop; assign changes what it runs
+// without a restart.
 type connector struct {
 	w      *Worker
 	name   string
@@ -31,42 +34,119 @@ type connector struct {
 	target store.TargetState
 	log    hclog.Logger
 
-	mu     sync.Mutex // guards the fields below
-	tasks  int        // the tasks whose statuses it reports
+	mu     sync.Mutex // guards want, cancel and done
+	want   share
 	cancel context.CancelFunc
 	done   chan struct{}
+	// wake tells the supervisor that want changed.
+	wake chan struct{}
+}
+
+// share is what of a connector runs on this worker.
+type share struct {
+	connector bool
+	tasks     map[int]map[string]string
+	// follow runs every task the connector produces (standalone mode).
+	follow bool
 }
 
 func (w *Worker) newConnector(spec Spec) *connector {
 	name := spec.Connector.Name
 	return &connector{
 		w: w, name: name, config: spec.Connector.Raw, parsed: spec.Connector, class: spec.Class, target: spec.Target,
-		tasks: spec.Tasks, log: w.opts.Log.Named(name).With("connector", name),
+		want: shareOf(spec), wake: make(chan struct{}, 1), log: w.opts.Log.Named(name).With("connector", name),
 	}
+}
+
+func shareOf(spec Spec) share {
+	return share{connector: spec.RunConnector, tasks: maps.Clone(spec.Tasks), follow: spec.FollowConnector}
+}
+
+// sameRun says whether spec can be run by this connector in place: the
+// same config, class and target.
+func (c *connector) sameRun(spec Spec) bool {
+	return c.target == spec.Target && c.class.Binary == spec.Class.Binary && c.class.Spec.Class == spec.Class.Spec.Class &&
+		maps.Equal(c.config, spec.Connector.Raw)
+}
+
+// assign changes what of the connector runs here; the supervisor starts
+// and stops the difference.
+func (c *connector) assign(spec Spec) {
+	c.mu.Lock()
+	old := c.want
+	c.want = shareOf(spec)
+	if c.want.follow {
+		// Standalone: the tasks are the connector's to say.
+		c.want.tasks = old.tasks
+	}
+	c.mu.Unlock()
+	if c.target != store.Started {
+		// Nothing runs: only the statuses change.
+		c.stateOfIdle()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *connector) share() share {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.want
 }
 
 func (c *connector) sink() bool { return c.class.Spec.Kind == pb.PluginKind_PLUGIN_KIND_SINK }
 
-// setState reports state (with trace) for the connector and each of its
-// tasks.
+// setState reports state (with trace) for the connector, if it runs here,
+// and each of the tasks that run here.
 func (c *connector) setState(state, trace string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := store.Status{State: state, Trace: trace, WorkerID: c.w.opts.ID}
-	c.w.opts.Statuses.PutConnector(c.name, st)
-	for i := range c.tasks {
-		c.w.opts.Statuses.PutTask(c.name, i, st)
+	st := c.status(state, trace)
+	if c.want.connector {
+		c.w.opts.Statuses.PutConnector(c.name, st)
+	}
+	for id := range c.want.tasks {
+		c.w.opts.Statuses.PutTask(c.name, id, st)
 	}
 }
 
-// setTasks reports a new set of task configs, whose tasks are about to
-// run.
-func (c *connector) setTasks(configs []map[string]string) {
+func (c *connector) status(state, trace string) store.Status {
+	st := store.Status{State: state, Trace: trace, WorkerID: c.w.opts.ID}
+	if state == store.StateRunning {
+		st.Version = c.class.PluginVersion
+	}
+	return st
+}
+
+// produced takes the task configs the connector produced: in standalone
+// mode they are the tasks to run; they are reported to
+// Options.TaskConfigs either way.
+func (c *connector) produced(configs []map[string]string) {
 	c.mu.Lock()
-	c.tasks = len(configs)
-	c.w.opts.Statuses.TrimTasks(c.name, len(configs))
+	if c.want.follow {
+		c.want.tasks = make(map[int]map[string]string, len(configs))
+		for i, tc := range configs {
+			c.want.tasks[i] = tc
+		}
+		c.w.opts.Statuses.TrimTasks(c.name, len(configs))
+	}
 	c.mu.Unlock()
 	c.w.opts.TaskConfigs(c.name, configs)
+}
+
+// stateOfIdle reports the statuses of a paused or stopped connector.
+func (c *connector) stateOfIdle() {
+	if c.target == store.Stopped {
+		if c.share().follow {
+			c.produced(nil)
+		}
+		c.setState(store.StateStopped, "")
+		return
+	}
+	c.setState(store.StatePaused, "")
 }
 
 // start launches the supervisor for the target state; a paused or
@@ -76,14 +156,8 @@ func (c *connector) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel, c.done = cancel, make(chan struct{})
 	c.mu.Unlock()
-	switch c.target {
-	case store.Stopped:
-		c.setTasks(nil)
-		c.setState(store.StateStopped, "")
-		close(c.done)
-		return
-	case store.Paused:
-		c.setState(store.StatePaused, "")
+	if c.target != store.Started {
+		c.stateOfIdle()
 		close(c.done)
 		return
 	}
@@ -139,10 +213,6 @@ func (c *connector) supervise(ctx context.Context) {
 			c.setState(store.StateUnassigned, "")
 			return
 		}
-		if errors.Is(err, errReconfigure) {
-			c.log.Info("task configs changed; restarting tasks")
-			continue
-		}
 		if !reported {
 			failed(err)
 		}
@@ -158,10 +228,6 @@ func (c *connector) supervise(ctx context.Context) {
 		backoff = min(backoff*2, policy.MaxRestartBackoff)
 	}
 }
-
-// errReconfigure ends a run whose task configs changed: the supervisor
-// starts the next at once, and it does not count as a failure.
-var errReconfigure = errors.New("task configs changed")
 
 // Bounds on the calls into a plugin outside its task streams.
 const (
@@ -182,37 +248,158 @@ func call[T any](ctx context.Context, proc *plugin.Process, f func(context.Conte
 	return v, err
 }
 
-// runOnce launches the plugin, starts the connector and its tasks, and
-// waits until ctx is cancelled (nil), the connector asks for different task
-// configs (errReconfigure) or something fails: a task, the connector, or
-// the plugin process (it exits, or leaves health checks unanswered for
-// ferry.plugin.heartbeat.timeout.ms). It returns once the plugin process is
-// gone, in bounded time (see stopRun). A failure of the running
-// connector is handed to failed as soon as it is known.
+// run is one plugin process of a connector and what runs in it. Only the
+// supervisor's goroutine uses it.
+type run struct {
+	c    *connector
+	proc *plugin.Process
+	// callCtx ends calls when the run is over, or the plugin dies or
+	// hangs.
+	callCtx context.Context
+	// instance is the connector instance's event stream; nil when it
+	// does not run here.
+	instance *instance
+	tasks    map[int]*runningTask
+	// exits carries tasks' failures.
+	exits chan error
+}
+
+// instance is a running connector instance.
+type instance struct {
+	requests <-chan *pb.ConnectorEvent
+	cancel   context.CancelFunc // ends its event stream
+}
+
+// runningTask is one task of a run.
+type runningTask struct {
+	config map[string]string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// runOnce launches the plugin and runs what of the connector runs here,
+// following changes, until ctx is cancelled (nil) or something fails: a
+// task, the connector, or the plugin process (it exits, or leaves health
+// checks unanswered for ferry.plugin.heartbeat.timeout.ms). It returns
+// once the plugin process is gone, in bounded time (see stopTasks). A
+// failure is handed to failed as soon as it is known.
 func (c *connector) runOnce(ctx context.Context, failed func(error)) error {
 	proc, err := c.w.opts.Launch.Launch(ctx, c.class.Binary, c.name, c.log, pluginStartTimeout)
 	if err != nil {
 		return err
 	}
 	defer proc.Kill()
-	// Calls end when ctx does, and when the plugin dies or hangs.
 	callCtx, cancelCalls := proc.Context(ctx)
 	defer cancelCalls()
-	if _, err := call(callCtx, proc, func(ctx context.Context) (*pb.StartResponse, error) {
-		return proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config})
+	r := &run{c: c, proc: proc, callCtx: callCtx, tasks: map[int]*runningTask{}, exits: make(chan error)}
+	failure := r.loop(ctx)
+	if failure != nil {
+		failed(failure)
+	}
+	if err := r.stopTasks(slices.Collect(maps.Keys(r.tasks))); err == nil && r.instance != nil {
+		r.stopConnector()
+	}
+	return failure
+}
+
+// loop keeps the run in line with the connector's share until ctx ends
+// (nil) or something fails.
+func (r *run) loop(ctx context.Context) error {
+	for {
+		if err := r.reconcile(); err != nil {
+			return err
+		}
+		var requests <-chan *pb.ConnectorEvent
+		if r.instance != nil {
+			requests = r.instance.requests
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-r.exits:
+			return err
+		case <-r.proc.Done():
+			return r.proc.Err()
+		case ev := <-requests:
+			if msg := ev.GetError(); msg != "" {
+				return fmt.Errorf("connector raised an error: %s", msg)
+			}
+			configs, err := r.c.fetchTaskConfigs(r.callCtx, r.proc)
+			if err != nil {
+				return err
+			}
+			r.c.produced(configs)
+		case <-r.c.wake:
+		}
+	}
+}
+
+// reconcile starts and stops the connector instance and tasks so that the
+// run holds the connector's share: a task whose config changed restarts,
+// the others are left alone.
+func (r *run) reconcile() error {
+	c := r.c
+	want := c.share()
+	switch {
+	case want.connector && r.instance == nil:
+		if err := r.startConnector(); err != nil {
+			return err
+		}
+		want = c.share() // standalone: the tasks it produced
+	case !want.connector && r.instance != nil:
+		if err := r.stopConnector(); err != nil {
+			return err
+		}
+		c.w.opts.Statuses.PutConnector(c.name, c.status(store.StateUnassigned, ""))
+	}
+	var gone []int
+	for id, t := range r.tasks {
+		cfg, ok := want.tasks[id]
+		switch {
+		case !ok:
+			gone = append(gone, id)
+		case !maps.Equal(cfg, t.config):
+			c.log.Info("task config changed; restarting the task", "task", id)
+			gone = append(gone, id)
+		}
+	}
+	if err := r.stopTasks(gone); err != nil {
+		return err
+	}
+	for _, id := range gone {
+		if _, ok := want.tasks[id]; !ok && !want.follow {
+			c.w.opts.Statuses.PutTask(c.name, id, c.status(store.StateUnassigned, ""))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want.tasks)) {
+		if _, ok := r.tasks[id]; !ok {
+			r.startTask(id, want.tasks[id])
+		}
+	}
+	return nil
+}
+
+// startConnector starts the connector instance and reports the task
+// configs it produces.
+func (r *run) startConnector() error {
+	c := r.c
+	if _, err := call(r.callCtx, r.proc, func(ctx context.Context) (*pb.StartResponse, error) {
+		return r.proc.Connector.Start(ctx, &pb.StartRequest{Class: c.class.Spec.Class, Config: c.config})
 	}); err != nil {
 		return fmt.Errorf("start connector: %w", err)
 	}
-	configs, err := c.fetchTaskConfigs(callCtx, proc)
+	configs, err := c.fetchTaskConfigs(r.callCtx, r.proc)
 	if err != nil {
 		return err
 	}
-	events, err := proc.Connector.Events(callCtx, &pb.EventsRequest{})
+	ctx, cancel := context.WithCancel(r.callCtx)
+	events, err := r.proc.Connector.Events(ctx, &pb.EventsRequest{})
 	if err != nil {
-		return fmt.Errorf("connector events: %w", proc.CallErr(err))
+		cancel()
+		return fmt.Errorf("connector events: %w", r.proc.CallErr(err))
 	}
 	// The event reader ends with the stream (the connector stops, the
-	// process dies, or callCtx ends when this run is over).
+	// process dies, or ctx ends).
 	requests := make(chan *pb.ConnectorEvent)
 	go func() {
 		for {
@@ -222,100 +409,102 @@ func (c *connector) runOnce(ctx context.Context, failed func(error)) error {
 			}
 			select {
 			case requests <- ev:
-			case <-callCtx.Done():
+			case <-ctx.Done():
 				return
 			}
 		}
 	}()
-	c.setTasks(configs)
-	c.setState(store.StateRunning, "")
+	r.instance = &instance{requests: requests, cancel: cancel}
+	c.produced(configs)
+	c.w.opts.Statuses.PutConnector(c.name, c.status(store.StateRunning, ""))
 	c.log.Info("connector running", "tasks", len(configs), "plugin", c.class.PluginName, "version", c.class.PluginVersion)
-
-	taskCtx, stopTasks := context.WithCancel(context.Background())
-	defer stopTasks()
-	errs := make(chan error, len(configs))
-	var wg sync.WaitGroup
-	for i, tc := range configs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.runTask(taskCtx, proc, int32(i), tc); err != nil {
-				errs <- fmt.Errorf("task %d: %w", i, proc.CallErr(err))
-			}
-		}()
-	}
-	tasksDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(tasksDone)
-	}()
-	var failure error
-wait:
-	for {
-		select {
-		case <-ctx.Done():
-			break wait
-		case failure = <-errs:
-			break wait
-		case <-proc.Done():
-			failure = proc.Err()
-			break wait
-		case ev := <-requests:
-			if msg := ev.GetError(); msg != "" {
-				failure = fmt.Errorf("connector raised an error: %s", msg)
-				break wait
-			}
-			fresh, err := c.fetchTaskConfigs(callCtx, proc)
-			if err != nil {
-				failure = err
-				break wait
-			}
-			if !reflect.DeepEqual(fresh, configs) {
-				failure = errReconfigure
-				break wait
-			}
-		}
-	}
-	if failure != nil && !errors.Is(failure, errReconfigure) {
-		failed(failure)
-	}
-	c.stopRun(proc, stopTasks, tasksDone)
-	return failure
+	return nil
 }
 
-// stopRun stops a run's tasks, then its connector; the caller then kills
-// the process. Tasks get task.shutdown.graceful.timeout.ms to stop (each
-// commits what was delivered); then the plugin is killed, which ends
-// whatever they still wait for from it, and they get offset.flush.timeout.ms
-// more (a source waits that long for Kafka's acknowledgements) plus a
-// margin. A dead or hung plugin is gone already, so its tasks end at once.
-func (c *connector) stopRun(proc *plugin.Process, stopTasks context.CancelFunc, tasksDone <-chan struct{}) {
-	wc := c.w.opts.Config
-	stopTasks()
-	select {
-	case <-tasksDone:
-	case <-time.After(wc.ShutdownTimeout):
-		c.log.Warn("tasks did not stop within task.shutdown.graceful.timeout.ms; killing the plugin", "timeout", wc.ShutdownTimeout)
-		proc.Abort(fmt.Errorf("%w: killed when its tasks did not stop within %s", plugin.ErrExited, wc.ShutdownTimeout))
-		select {
-		case <-tasksDone:
-		case <-time.After(wc.FlushTimeout + 5*time.Second):
-			c.log.Error("tasks still running after their plugin was killed; leaving them to end on their own")
-		}
+// stopConnector stops the connector instance; one that does not stop
+// kills the plugin.
+func (r *run) stopConnector() error {
+	r.instance.cancel()
+	r.instance = nil
+	if r.proc.Err() != nil {
+		return r.proc.Err()
 	}
-	if proc.Err() != nil {
-		return
-	}
-	ctx, cancel := proc.Context(context.Background())
+	ctx, cancel := r.proc.Context(context.Background())
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, stopCallTimeout)
 	defer cancelTimeout()
-	if _, err := proc.Connector.Stop(ctx, &pb.StopRequest{}); err != nil {
+	if _, err := r.proc.Connector.Stop(ctx, &pb.StopRequest{}); err != nil {
 		// Hung or dying: no point in a graceful shutdown of the process.
-		err = proc.CallErr(err)
-		c.log.Warn("stop connector", "error", err)
-		proc.Abort(fmt.Errorf("%w: killed when its connector did not stop: %v", plugin.ErrExited, err))
+		err = r.proc.CallErr(err)
+		r.c.log.Warn("stop connector", "error", err)
+		r.proc.Abort(fmt.Errorf("%w: killed when its connector did not stop: %v", plugin.ErrExited, err))
+		return fmt.Errorf("stop connector: %w", err)
 	}
+	return nil
+}
+
+// startTask starts a task; its failure reaches r.exits.
+func (r *run) startTask(id int, cfg map[string]string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &runningTask{config: cfg, cancel: cancel, done: make(chan struct{})}
+	r.tasks[id] = t
+	c := r.c
+	c.w.opts.Statuses.PutTask(c.name, id, c.status(store.StateRunning, ""))
+	c.log.Info("task started", "task", id)
+	go func() {
+		defer close(t.done)
+		if err := c.runTask(ctx, r.proc, int32(id), cfg); err != nil {
+			select {
+			case r.exits <- fmt.Errorf("task %d: %w", id, r.proc.CallErr(err)):
+			case <-ctx.Done():
+			}
+		}
+	}()
+}
+
+// stopTasks stops tasks of the run, together. They get
+// task.shutdown.graceful.timeout.ms to stop (each commits what was
+// delivered); then the plugin is killed, which ends whatever they still
+// wait for from it, and they get offset.flush.timeout.ms more (a source
+// waits that long for Kafka's acknowledgements) plus a margin, and the
+// run has failed. A dead or hung plugin is gone already, so its tasks end
+// at once.
+func (r *run) stopTasks(ids []int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	wc := r.c.w.opts.Config
+	for _, id := range ids {
+		r.tasks[id].cancel()
+	}
+	// Contexts, not timers: a deadline is waited on once per task.
+	grace, cancelGrace := context.WithTimeout(context.Background(), wc.ShutdownTimeout)
+	defer cancelGrace()
+	deadline := grace.Done()
+	var err error
+	for _, id := range ids {
+		t := r.tasks[id]
+		delete(r.tasks, id)
+		select {
+		case <-t.done:
+			continue
+		case <-deadline:
+		}
+		if err == nil {
+			r.c.log.Warn("tasks did not stop within task.shutdown.graceful.timeout.ms; killing the plugin", "timeout", wc.ShutdownTimeout)
+			err = fmt.Errorf("%w: killed when its tasks did not stop within %s", plugin.ErrExited, wc.ShutdownTimeout)
+			r.proc.Abort(err)
+			killed, cancelKilled := context.WithTimeout(context.Background(), wc.FlushTimeout+5*time.Second)
+			defer cancelKilled()
+			deadline = killed.Done()
+		}
+		select {
+		case <-t.done:
+		case <-deadline:
+			r.c.log.Error("task still running after its plugin was killed; leaving it to end on its own", "task", id)
+		}
+	}
+	return err
 }
 
 // fetchTaskConfigs asks the connector for its task configs and adds what
@@ -386,6 +575,11 @@ func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32,
 			FlushInterval: wc.FlushInterval, FlushTimeout: wc.FlushTimeout, MaxBatch: maxBatch, Log: log,
 		}
 		return t.Run(ctx)
+	}
+	if sync := c.w.opts.SyncOffsets; sync != nil {
+		if err := sync(ctx); err != nil {
+			return fmt.Errorf("read offsets: %w", err)
+		}
 	}
 	producer, err := kafka.NewProducer(c.w.opts.Bootstrap, "connector-producer-"+clientID, wc.Producer)
 	if err != nil {

@@ -5,15 +5,16 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ferry-connect/ferry/host/config"
-	"github.com/ferry-connect/ferry/host/offsets"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/store"
+	"github.com/ferry-connect/ferry/host/task"
 )
 
 // GCFloor is the heap below which the worker's garbage collector is held
@@ -35,10 +36,14 @@ type Options struct {
 	Config    *config.Worker
 	Bootstrap string
 	// ID is the worker id reported in statuses (host:port).
-	ID       string
-	Launch   *plugin.Launcher
-	Offsets  *offsets.FileStore
-	Statuses StatusStore
+	ID      string
+	Launch  *plugin.Launcher
+	Offsets task.OffsetStore
+	// SyncOffsets, if set, brings Offsets up to date before a source
+	// task reads its offsets: in distributed mode another worker may have
+	// run the task last.
+	SyncOffsets func(context.Context) error
+	Statuses    StatusStore
 	// TaskConfigs receives the task configs each running connector
 	// produces (with task.class, and topics for sinks), each time they
 	// change.
@@ -46,14 +51,20 @@ type Options struct {
 	Log         hclog.Logger
 }
 
-// Spec is a connector for a worker to run.
+// Spec is what of a connector a worker runs.
 type Spec struct {
 	Connector *config.Connector
 	Class     *plugin.Class
 	Target    store.TargetState
-	// Tasks is how many tasks the connector had, for the statuses of a
-	// paused one.
-	Tasks int
+	// RunConnector runs the connector instance here: it produces the
+	// task configs, reported to Options.TaskConfigs.
+	RunConnector bool
+	// Tasks are the tasks to run here, by id, with their configs.
+	Tasks map[int]map[string]string
+	// FollowConnector runs every task the connector produces, with the
+	// configs it produced (standalone mode); Tasks are then the tasks it
+	// had, for the statuses of a paused connector.
+	FollowConnector bool
 }
 
 // Worker runs connectors. Its methods are safe for concurrent use; Start
@@ -76,8 +87,8 @@ func New(opts Options) *Worker {
 // ErrClosing refuses to start connectors once the worker is shutting down.
 var ErrClosing = errors.New("worker is shutting down")
 
-// Start runs a connector in its target state, first stopping one of the
-// same name it runs.
+// Start runs what spec says of a connector, in its target state, first
+// stopping whatever of it the worker runs.
 func (w *Worker) Start(spec Spec) error {
 	w.Stop(spec.Connector.Name)
 	c := w.newConnector(spec)
@@ -92,6 +103,22 @@ func (w *Worker) Start(spec Spec) error {
 	w.connectors[c.name] = c
 	c.start()
 	return nil
+}
+
+// Assign changes what of a connector the worker runs. When it runs the
+// connector already with the same config, class and target state, the
+// change is made in place: tasks that stay, with the same configs, keep
+// running, and so does the connector instance if it stays. Otherwise it
+// is Start.
+func (w *Worker) Assign(spec Spec) error {
+	w.mu.Lock()
+	c := w.connectors[spec.Connector.Name]
+	w.mu.Unlock()
+	if c != nil && c.sameRun(spec) {
+		c.assign(spec)
+		return nil
+	}
+	return w.Start(spec)
 }
 
 // Stop stops a connector gracefully (final commits included) and forgets

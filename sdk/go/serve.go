@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -225,6 +226,10 @@ type connectorServer struct {
 	mu      sync.Mutex // guards the fields below
 	started class
 	config  Config
+	// raw is the config as the host gave it, before defaults: what a
+	// connector without task configs of its own hands its one task, as
+	// Kafka Connect's connectors return their props.
+	raw     map[string]string
 	cc      *ConnectorContext
 	stop    context.CancelFunc // ends the connector's ctx; nil when stopped
 	stopped chan struct{}
@@ -266,18 +271,18 @@ func (s *connectorServer) Start(_ context.Context, req *pb.StartRequest) (*pb.St
 			return nil, status.Errorf(codes.FailedPrecondition, "start connector: %v", err)
 		}
 	}
-	s.started, s.config, s.cc, s.stop, s.stopped = c, cfg, cc, cancel, make(chan struct{})
+	s.started, s.config, s.raw, s.cc, s.stop, s.stopped = c, cfg, maps.Clone(req.Config), cc, cancel, make(chan struct{})
 	return &pb.StartResponse{}, nil
 }
 
 func (s *connectorServer) TaskConfigs(_ context.Context, req *pb.TaskConfigsRequest) (*pb.TaskConfigsResponse, error) {
 	s.mu.Lock()
-	started, cfg := s.started, s.config
+	started, cfg, raw := s.started, s.config, s.raw
 	s.mu.Unlock()
 	if cfg == nil {
 		return nil, status.Error(codes.FailedPrecondition, "connector is not started")
 	}
-	configs := []Config{cfg}
+	configs := []Config{raw}
 	if started.taskConfigs != nil {
 		var err error
 		if configs, err = started.taskConfigs(cfg, int(req.MaxTasks)); err != nil {
@@ -318,7 +323,7 @@ func (s *connectorServer) Stop(context.Context, *pb.StopRequest) (*pb.StopRespon
 	if s.stop != nil {
 		s.stop()
 		close(s.stopped)
-		s.stop, s.stopped, s.config, s.cc = nil, nil, nil, nil
+		s.stop, s.stopped, s.config, s.raw, s.cc = nil, nil, nil, nil, nil
 	}
 	return &pb.StopResponse{}, nil
 }

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file", "plugins/testplugin": "./test/e2e/testplugin"} {
+	for target, pkg := range map[string]string{"ferry": "./host/cmd/ferry", "plugins/file": "./plugins/file", "plugins/testplugin": "./test/e2e/testplugin", "plugins/verifiable": "./plugins/verifiable"} {
 		args := []string{"build", "-o", filepath.Join(dir, target)}
 		if os.Getenv("FERRY_TEST_RACE") != "" {
 			args = append(args, "-race")
@@ -132,20 +132,17 @@ func startWorker(t *testing.T, dir string, args ...string) *workerProc {
 // environment.
 func startWorkerEnv(t *testing.T, dir string, env []string, args ...string) *workerProc {
 	t.Helper()
+	return startWorkerMode(t, dir, env, "standalone", args...)
+}
+
+// startWorkerMode runs `ferry <mode> args...` (standalone or
+// distributed) and waits until its REST API answers.
+func startWorkerMode(t *testing.T, dir string, env []string, mode string, args ...string) *workerProc {
+	t.Helper()
 	w := &workerProc{t: t, dir: dir, args: args, logf: filepath.Join(dir, fmt.Sprintf("worker-%d.log", time.Now().UnixNano()))}
-	logFile, err := os.Create(w.logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cmd = exec.Command(filepath.Join(binDir, "ferry"), append([]string{"standalone"}, args...)...)
-	w.cmd.Env = append(testEnv(), env...)
-	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logFile.Close()
-	w.exited = make(chan struct{})
-	go func() { w.cmd.Wait(); close(w.exited) }()
+	cmd := exec.Command(filepath.Join(binDir, "ferry"), append([]string{mode}, args...)...)
+	cmd.Env = append(testEnv(), env...)
+	w.launch(cmd)
 	t.Cleanup(func() {
 		w.stop()
 		b, _ := os.ReadFile(w.logf)
@@ -172,6 +169,24 @@ func startWorkerEnv(t *testing.T, dir string, env []string, args ...string) *wor
 		return false
 	})
 	return w
+}
+
+// launch starts cmd as w's process, its output going to w.logf; w.exited
+// closes once it is reaped.
+func (w *workerProc) launch(cmd *exec.Cmd) {
+	w.t.Helper()
+	logFile, err := os.Create(w.logf)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer logFile.Close()
+	w.cmd = cmd
+	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
+	if err := w.cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.exited = make(chan struct{})
+	go func() { w.cmd.Wait(); close(w.exited) }()
 }
 
 func tail(b []byte, lines int) string {
@@ -265,9 +280,10 @@ type status struct {
 		Trace    string `json:"trace"`
 	} `json:"connector"`
 	Tasks []struct {
-		ID    int    `json:"id"`
-		State string `json:"state"`
-		Trace string `json:"trace"`
+		ID       int    `json:"id"`
+		State    string `json:"state"`
+		Trace    string `json:"trace"`
+		WorkerID string `json:"worker_id"`
 	} `json:"tasks"`
 	Type string `json:"type"`
 }

@@ -37,6 +37,8 @@ import (
 
 const usage = `usage:
   ferry standalone WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]
+  ferry distributed WORKER.properties
+  ferry broker [--data-dir DIR] [--port PORT]
   ferry version
   ferry [--admin HOST:PORT] connectors|plugins|validate ...   (ferry help for more)`
 
@@ -55,7 +57,7 @@ func main() {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		log := hclog.New(&hclog.LoggerOptions{Name: "ferry", Level: hclog.LevelFromString(envOr("FERRY_LOG_LEVEL", "info")), Output: os.Stderr, IndependentLevels: true})
+		log := newLogger()
 		if path := os.Getenv("FERRY_CPUPROFILE"); path != "" {
 			stopProfile, err := cpuProfile(path)
 			if err != nil {
@@ -69,6 +71,21 @@ func main() {
 			log.Error("worker failed", "error", err)
 			os.Exit(1)
 		}
+	case "distributed":
+		if len(os.Args) != 3 {
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		log := newLogger()
+		go gcfloor.Run(ctx, worker.GCFloor)
+		if err := distributed(ctx, log, os.Args[2]); err != nil {
+			log.Error("worker failed", "error", err)
+			os.Exit(1)
+		}
+	case "broker":
+		os.Exit(runBroker(os.Args[2:]))
 	case "version":
 		fmt.Println("ferry", rest.Version)
 	case "help", "-h", "--help":
@@ -77,6 +94,10 @@ func main() {
 	default:
 		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 	}
+}
+
+func newLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "ferry", Level: hclog.LevelFromString(envOr("FERRY_LOG_LEVEL", "info")), Output: os.Stderr, IndependentLevels: true})
 }
 
 // reaperCommand runs ferry as the worker's plugin reaper (see
@@ -114,12 +135,37 @@ func envOr(key, def string) string {
 	return def
 }
 
-func standalone(ctx context.Context, log hclog.Logger, workerFile string, connectorFiles []string) error {
-	wc, err := config.LoadWorker(workerFile)
-	if err != nil {
-		return err
+// node is what a worker of either mode sets up before its herder: the
+// checked configuration, Kafka (or the embedded broker), the plugins and
+// the REST listeners. close undoes it, in reverse order.
+type node struct {
+	wc        *config.Worker
+	log       hclog.Logger
+	bootstrap string
+	clusterID string
+	launcher  *plugin.Launcher
+	catalog   *plugin.Catalog
+	listeners []net.Listener
+	workerID  string
+	closers   []func()
+}
+
+func (n *node) close() {
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		n.closers[i]()
 	}
-	for _, u := range config.UnusedWorkerKeys(wc.Raw) {
+}
+
+// start sets a worker up; a nil node and nil error mean it was told to
+// stop while starting.
+func start(ctx context.Context, log hclog.Logger, workerFile string, wc *config.Worker, distributed bool) (started *node, err error) {
+	n := &node{wc: wc, log: log}
+	defer func() {
+		if started == nil {
+			n.close()
+		}
+	}()
+	for _, u := range config.UnusedWorkerKeys(wc.Raw, distributed) {
 		if u.Status == config.KeyUnknown {
 			log.Warn(workerFile + ": " + u.String())
 		} else {
@@ -133,58 +179,52 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		conv config.Converter
 	}{{"key.converter", wc.KeyConverter}, {"value.converter", wc.ValueConverter}} {
 		if _, err := convert.New(c.conv.Class, c.conv.Config); err != nil {
-			return fmt.Errorf("%s: %s: %w", workerFile, c.key, err)
+			return nil, fmt.Errorf("%s: %s: %w", workerFile, c.key, err)
 		}
-	}
-	// Read every connector file first: a typo, or two files naming the
-	// same connector, fails fast, before anything starts.
-	connectors, err := config.LoadConnectors(connectorFiles)
-	if err != nil {
-		return err
 	}
 	// The data directory holds the embedded broker's log (every topic's
 	// records), connector configs, offsets and plugin sockets: what Ferry
 	// keeps there is private to the worker's user.
 	if err := os.MkdirAll(wc.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create ferry.data.dir: %w", err)
+		return nil, fmt.Errorf("create ferry.data.dir: %w", err)
 	}
 	if err := privateDir(filepath.Join(wc.DataDir, "sockets"), log); err != nil {
-		return err
+		return nil, err
 	}
 	allowed, err := allowedPaths(wc, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// The reaper ends the plugins should this worker die without stopping
 	// them; it is closed last, once every plugin is gone.
 	reaper := startReaper(log)
-	defer reaper.Close()
+	n.closers = append(n.closers, func() { reaper.Close() })
 
-	bootstrap, clusterID := wc.BootstrapServers, "ferry-embedded"
-	if bootstrap == "" {
+	n.bootstrap, n.clusterID = wc.BootstrapServers, "ferry-embedded"
+	if n.bootstrap == "" {
 		dir := filepath.Join(wc.DataDir, "broker")
 		if err := privateDir(dir, log); err != nil {
-			return err
+			return nil, err
 		}
 		b, err := broker.Start(dir, wc.EmbeddedPort)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer b.Close()
-		bootstrap = b.Addr()
-		log.Info("no bootstrap.servers set: running the embedded Kafka broker", "bootstrap.servers", bootstrap, "data", dir)
+		n.closers = append(n.closers, b.Close)
+		n.bootstrap = b.Addr()
+		log.Info("no bootstrap.servers set: running the embedded Kafka broker", "bootstrap.servers", n.bootstrap, "data", dir)
 	} else {
 		// As Kafka Connect, refuse to start without a Kafka to talk to:
 		// a worker that started anyway would show its sinks RUNNING for
 		// ever while they read nothing.
 		checkCtx, cancel := context.WithTimeout(ctx, wc.StartupTimeout)
-		clusterID, err = kafka.ClusterID(checkCtx, bootstrap, wc.Producer)
+		n.clusterID, err = kafka.ClusterID(checkCtx, n.bootstrap, wc.Producer)
 		cancel()
 		if err != nil {
-			return unlessStopped(ctx, log, fmt.Errorf("%s: bootstrap.servers: cannot reach Kafka at %s within ferry.startup.timeout.ms (%s): %w", workerFile, bootstrap, wc.StartupTimeout, err))
+			return nil, unlessStopped(ctx, log, fmt.Errorf("%s: bootstrap.servers: cannot reach Kafka at %s within ferry.startup.timeout.ms (%s): %w", workerFile, n.bootstrap, wc.StartupTimeout, err))
 		}
-		log.Info("connected to Kafka", "bootstrap.servers", bootstrap, "cluster.id", clusterID)
+		log.Info("connected to Kafka", "bootstrap.servers", n.bootstrap, "cluster.id", n.clusterID)
 	}
 
 	pluginPath := wc.PluginPath
@@ -194,22 +234,22 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 			pluginPath = []string{filepath.Join(filepath.Dir(exe), "plugins")}
 		}
 	}
-	launcher := &plugin.Launcher{
+	n.launcher = &plugin.Launcher{
 		SocketDir: filepath.Join(wc.DataDir, "sockets"),
 		Log:       log.Named("plugin"),
 		Reaper:    reaper,
 		Heartbeat: wc.HeartbeatTimeout,
 		Env:       allowed,
 	}
-	if err := launcher.SweepSockets(); err != nil {
+	if err := n.launcher.SweepSockets(); err != nil {
 		log.Warn("sweep plugin sockets", "error", err)
 	}
-	catalog, problems := launcher.Discover(ctx, pluginPath)
+	catalog, problems := n.launcher.Discover(ctx, pluginPath)
 	if ctx.Err() != nil {
 		// Discovery was cut short: the catalog is incomplete, and its
 		// missing classes are no error of the configuration.
 		log.Info("stopped while starting")
-		return nil
+		return nil, nil
 	}
 	for _, p := range problems {
 		log.Warn("skipping plugin", "error", p)
@@ -217,7 +257,34 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	for _, c := range catalog.Classes() {
 		log.Info("plugin class", "class", c.Spec.Class, "type", c.Type(), "plugin", c.PluginName, "version", c.PluginVersion)
 	}
+	n.catalog = catalog
+	if n.listeners, n.workerID, err = listen(wc.Listeners); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() {
+		for _, l := range n.listeners {
+			l.Close()
+		}
+	})
+	return n, nil
+}
 
+func standalone(ctx context.Context, log hclog.Logger, workerFile string, connectorFiles []string) error {
+	wc, err := config.LoadWorker(workerFile)
+	if err != nil {
+		return err
+	}
+	// Read every connector file first: a typo, or two files naming the
+	// same connector, fails fast, before anything starts.
+	connectors, err := config.LoadConnectors(connectorFiles)
+	if err != nil {
+		return err
+	}
+	n, err := start(ctx, log, workerFile, wc, false)
+	if n == nil || err != nil {
+		return err
+	}
+	defer n.close()
 	offs, err := offsets.OpenFile(wc.OffsetsFile)
 	if err != nil {
 		return err
@@ -227,18 +294,14 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		return err
 	}
 	statuses := store.NewMemoryStatus()
-	listeners, workerID, err := listen(wc.Listeners)
-	if err != nil {
-		return err
-	}
 	w := worker.New(worker.Options{
-		Config: wc, Bootstrap: bootstrap, ID: workerID, Launch: launcher, Offsets: offs,
+		Config: wc, Bootstrap: n.bootstrap, ID: n.workerID, Launch: n.launcher, Offsets: offs,
 		Statuses: statuses, TaskConfigs: configs.PutTasks, Log: log.Named("worker"),
 	})
 	defer w.Close()
 	h := herder.NewStandalone(herder.Options{
-		Configs: configs, Statuses: statuses, Worker: w, Catalog: catalog, Launch: launcher,
-		WorkerID: workerID, Log: log.Named("herder"),
+		Configs: configs, Statuses: statuses, Worker: w, Catalog: n.catalog, Launch: n.launcher,
+		WorkerID: n.workerID, Log: log.Named("herder"),
 	})
 	if err := h.Restore(ctx); err != nil {
 		return unlessStopped(ctx, log, err)
@@ -249,16 +312,21 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 		}
 		log.Info("connector created", "connector", cfg["name"])
 	}
+	return n.serve(ctx, h)
+}
 
-	srv := &http.Server{Handler: rest.Handler(h, clusterID), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, len(listeners)+1)
-	for _, l := range listeners {
+// serve answers the REST and admin APIs over h until ctx ends.
+func (n *node) serve(ctx context.Context, h herder.Herder) error {
+	log := n.log
+	srv := &http.Server{Handler: rest.Handler(h, n.clusterID), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, len(n.listeners)+1)
+	for _, l := range n.listeners {
 		log.Info("REST API listening", "url", "http://"+l.Addr().String())
 		go func() { errc <- srv.Serve(l) }()
 	}
 	grpcSrv := admin.NewServer(h, log.Named("admin"))
-	if wc.AdminListener != "" {
-		l, err := net.Listen("tcp", wc.AdminListener)
+	if n.wc.AdminListener != "" {
+		l, err := net.Listen("tcp", n.wc.AdminListener)
 		if err != nil {
 			return fmt.Errorf("ferry.admin.listener: %w", err)
 		}
@@ -271,8 +339,9 @@ func standalone(ctx context.Context, log hclog.Logger, workerFile string, connec
 	case err := <-errc:
 		return fmt.Errorf("admin API server: %w", err)
 	}
-	// Shutdown order: stop taking requests, then (deferred) stop the
-	// connectors with their final commits, then the embedded broker.
+	// Shutdown order: stop taking requests, then (deferred by the
+	// caller) stop the connectors with their final commits, then the
+	// embedded broker.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -347,6 +416,9 @@ func allowedPaths(wc *config.Worker, log hclog.Logger) ([]string, error) {
 	}
 	denied := []string{}
 	for _, d := range []string{wc.DataDir, wc.OffsetsFile} {
+		if d == "" {
+			continue // no offsets file in distributed mode
+		}
 		r, err := realPath(d)
 		if err != nil {
 			return nil, fmt.Errorf("ferry.data.dir: %w", err)
