@@ -117,10 +117,12 @@ func (s *KafkaStatus) apply(rec kafka.LogRecord) {
 			}
 			return
 		}
-		// A worker that missed a newer RUNNING (during quick
-		// rebalances) may write UNASSIGNED for an older or the same
-		// generation; Kafka Connect keeps the RUNNING.
-		if cur, ok := tasks[r.Task]; ok && r.Status.State == StateUnassigned && cur.State == StateRunning && cur.Generation >= r.Status.Generation {
+		// A worker that missed a newer RUNNING of another worker
+		// (during quick rebalances) may write UNASSIGNED for an older
+		// or the same generation: the RUNNING stays. A worker's own
+		// UNASSIGNED (it stopped the task) always applies.
+		if cur, ok := tasks[r.Task]; ok && r.Status.State == StateUnassigned && cur.State == StateRunning &&
+			cur.WorkerID != r.Status.WorkerID && cur.Generation >= r.Status.Generation {
 			return
 		}
 		if tasks == nil {
