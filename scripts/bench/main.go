@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
 	flag.IntVar(&o.flushMS, "flush-ms", 100, "offset.flush.interval.ms of the measured workers (both Ferry and Kafka Connect); progress is seen at this granularity")
-	only := flag.String("only", "", "comma-separated groups to measure besides the ceiling: source, sink, boundary, file (default all); the report then holds only those")
+	only := flag.String("only", "", "comma-separated groups to measure besides the ceiling: source, sink, boundary, file, distributed (default all); the report then holds only those")
 	flag.Parse()
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -192,6 +192,21 @@ func run(o options) error {
 		rep.add("Kafka Connect file → Kafka → file, "+conv.name, k)
 		rep.compare(conv.name, f, k)
 		rep.ratio("file → file records/s, Ferry / Kafka Connect, "+conv.name, ratios, 2)
+	}
+	if o.wants("distributed") {
+		// One distributed worker against one standalone worker, the same
+		// pipeline: what the internal topics and the group cost.
+		conv := converters[0]
+		run := func(start runner) func(int) (result, error) {
+			return func(i int) (result, error) { return fileToFile(o, start, conv, input, 100, i) }
+		}
+		s, d, ratios, err := pairs(o.runs, run(ferryRunner), run(ferryDistributedRunner))
+		if err != nil {
+			return fmt.Errorf("distributed file→file: %w", err)
+		}
+		rep.add("Ferry standalone file → Kafka → file, "+conv.name, s)
+		rep.add("Ferry distributed (one worker) file → Kafka → file, "+conv.name, d)
+		rep.ratio("file → file records/s, distributed / standalone, "+conv.name, ratios, 0.9)
 	}
 	md := rep.markdown()
 	fmt.Print(md)

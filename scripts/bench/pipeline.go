@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ferry-connect/ferry/host/config"
 	"github.com/ferry-connect/ferry/host/kafka"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/internal/proctree"
@@ -47,9 +52,59 @@ func ferryRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\n", plugins, filepath.Join(dir, "data"))
+	// The file connectors may use the bench's directory (input and outputs).
+	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\nferry.allowed.paths=%s\n", plugins, filepath.Join(dir, "data"), o.work)
 	f.Close()
 	return exec.Command(bin, append([]string{"standalone", worker}, connectors...)...), nil
+}
+
+// ferryDistributedRunner runs one `ferry distributed` worker, a group of
+// its own on fresh internal topics, and creates the connectors through its
+// REST API once it answers (a distributed worker takes no connector
+// files).
+func ferryDistributedRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd, error) {
+	bin, _ := filepath.Abs(filepath.Join(o.binDir, "ferry"))
+	plugins, _ := filepath.Abs(filepath.Join(o.binDir, "plugins"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	f, err := os.OpenFile(worker, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	group := filepath.Base(dir)
+	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\nferry.allowed.paths=%s\nlisteners=http://%s\ngroup.id=%s\n"+
+		"config.storage.topic=%s-configs\noffset.storage.topic=%s-offsets\nstatus.storage.topic=%s-status\n"+
+		"config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n",
+		plugins, filepath.Join(dir, "data"), o.work, addr, group, group, group, group)
+	f.Close()
+	configs, err := config.LoadConnectors(connectors)
+	if err != nil {
+		return nil, err
+	}
+	// Runs while the worker starts; gives up with it (2 minutes).
+	go func() {
+		deadline := time.Now().Add(2 * time.Minute)
+		for _, cfg := range configs {
+			body, _ := json.Marshal(cfg)
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/connectors/"+cfg["name"]+"/config", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode < 300 {
+						break
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+	return exec.Command(bin, "distributed", worker), nil
 }
 
 func connectRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd, error) {
