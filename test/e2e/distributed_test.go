@@ -532,3 +532,26 @@ func TestDistributedFilePipelineKills(t *testing.T) {
 	lines := readLines(t, p.Out)
 	t.Logf("%d lines through 10 kill -9s of workers: none lost, %d duplicates (%.2f%%)", n, len(lines)-n, 100*float64(len(lines)-n)/n)
 }
+
+// TestDistributedConfigTopicMismatch starts a worker that joins a group
+// with another config.storage.topic than its members: it says so and
+// stays out, and the group's connector runs on.
+func TestDistributedConfigTopicMismatch(t *testing.T) {
+	c := startCluster(t, 1, map[string]string{"worker.unsync.backoff.ms": "600000"})
+	if code := c.workers[0].call("POST", "/connectors", map[string]any{"name": "vsource", "config": map[string]string{
+		"connector.class": "VerifiableSource", "tasks.max": "2", "topic": uniqueTopic(t), "throughput": "10",
+	}}, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	c.settled(2, 60*time.Second, "vsource")
+
+	c.props["config.storage.topic"] += "-other"
+	odd := c.add()
+	waitFor(t, 60*time.Second, "the odd worker to name the problem", func() bool {
+		b, _ := os.ReadFile(c.workers[odd].logf)
+		return bytes.Contains(b, []byte("different config.storage.topic"))
+	})
+	c.workers[odd].stop()
+	c.workers[odd] = nil
+	c.settled(2, 60*time.Second, "vsource")
+}
