@@ -232,3 +232,57 @@ func (s *KafkaOffsets) ReadToEnd(ctx context.Context) error {
 func (s *KafkaOffsets) Close() {
 	s.log.close()
 }
+
+// ConnectorOffsets is the offset store of a source connector with an
+// offsets topic of its own (offsets.storage.topic), as Kafka Connect's
+// ConnectorOffsetBackingStore: a partition's offset is read from the
+// connector's topic, or, if that has none, from the worker's (where the
+// connector's offsets were before it had a topic of its own); writes go to
+// the connector's topic, then to the worker's.
+type ConnectorOffsets struct {
+	Own, Worker OffsetStore
+}
+
+// Get returns the connector's offsets: its own topic's, plus the worker
+// topic's for partitions its own topic does not hold.
+func (c ConnectorOffsets) Get(connector string) []offsets.Offset {
+	out := c.Own.Get(connector)
+	have := map[string]bool{}
+	for _, o := range out {
+		have[partitionKey(connector, o.Partition)] = true
+	}
+	for _, o := range c.Worker.Get(connector) {
+		if !have[partitionKey(connector, o.Partition)] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// partitionKey is a partition's key as both topics file it.
+func partitionKey(connector string, partition []byte) string {
+	key := offsets.Key(connector, partition)
+	if n, err := NormalizeOffsetKey(key); err == nil {
+		key = n
+	}
+	return string(key)
+}
+
+// Put writes offsets to the connector's topic, then to the worker's.
+func (c ConnectorOffsets) Put(connector string, offs []offsets.Offset) error {
+	if err := c.Own.Put(connector, offs); err != nil {
+		return err
+	}
+	if err := c.Worker.Put(connector, offs); err != nil {
+		return fmt.Errorf("worker's offsets topic: %w", err)
+	}
+	return nil
+}
+
+// ReadToEnd reads both topics to their end.
+func (c ConnectorOffsets) ReadToEnd(ctx context.Context) error {
+	if err := c.Own.ReadToEnd(ctx); err != nil {
+		return err
+	}
+	return c.Worker.ReadToEnd(ctx)
+}

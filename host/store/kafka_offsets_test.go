@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,3 +151,41 @@ func TestKafkaOffsetsSkipsRecords(t *testing.T) {
 
 // Interface guards: a source task keeps its offsets in a KafkaOffsets.
 var _ task.OffsetStore = (*KafkaOffsets)(nil)
+
+// A connector with an offsets topic of its own reads its partitions from
+// it, and the others from the worker's topic (where they were before);
+// it writes to both.
+func TestConnectorOffsets(t *testing.T) {
+	t.Parallel()
+	own := openOffsets(t, testSpec(t, 2), nil)
+	worker := openOffsets(t, testSpec(t, 5), nil)
+	old := offset(`{"file":"a"}`, `{"pos":1}`)
+	if err := worker.Put("src", []offsets.Offset{old, offset(`{"file":"b"}`, `{"pos":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The own topic holds b under Java's key bytes (spaces): still b.
+	newer := offset(`{ "file" : "b" }`, `{"pos":5}`)
+	if err := own.Put("src", []offsets.Offset{newer}); err != nil {
+		t.Fatal(err)
+	}
+	c := ConnectorOffsets{Own: own, Worker: worker}
+	sorted := func(offs []offsets.Offset) []offsets.Offset {
+		slices.SortFunc(offs, func(a, b offsets.Offset) int { return bytes.Compare(a.Partition, b.Partition) })
+		return offs
+	}
+	if got, want := sorted(c.Get("src")), sorted([]offsets.Offset{old, newer}); !reflect.DeepEqual(got, want) {
+		t.Errorf("Get = %s, want %s", got, want)
+	}
+	c2 := offset(`{"file":"c"}`, `{"pos":7}`)
+	if err := c.Put("src", []offsets.Offset{c2}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*KafkaOffsets{"own": own, "worker": worker} {
+		if !slices.ContainsFunc(s.Get("src"), func(o offsets.Offset) bool { return reflect.DeepEqual(o, c2) }) {
+			t.Errorf("the %s topic lacks what Put wrote: %s", name, s.Get("src"))
+		}
+	}
+	if err := c.ReadToEnd(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}

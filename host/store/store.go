@@ -6,6 +6,23 @@
 // same methods.
 package store
 
+import (
+	"context"
+
+	"github.com/ferry-connect/ferry/host/offsets"
+)
+
+// OffsetStore is where source offsets live: offsets.FileStore (standalone),
+// KafkaOffsets (distributed), or ConnectorOffsets (a connector with its own
+// offsets topic).
+type OffsetStore interface {
+	Get(connector string) []offsets.Offset
+	Put(connector string, offs []offsets.Offset) error
+	// ReadToEnd brings the store up to date with what other workers
+	// wrote, before a task reads its offsets.
+	ReadToEnd(ctx context.Context) error
+}
+
 // TargetState is the state a user asked a connector to be in, as Kafka
 // Connect's config topic holds it (target-state-<name>, state.v2).
 type TargetState string

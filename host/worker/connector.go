@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -554,6 +555,21 @@ func (c *connector) converters() (key, value convert.Converter, err error) {
 
 const maxBatch = 2000
 
+// offsets returns a source task's offset store: the worker's, or, for a
+// connector with an offsets.storage.topic of its own in distributed mode,
+// that topic backed by the worker's; release closes what it opened.
+func (c *connector) offsets(ctx context.Context) (offs store.OffsetStore, release func(), err error) {
+	topic := strings.TrimSpace(c.config["offsets.storage.topic"])
+	if topic == "" || c.w.opts.TopicOffsets == nil {
+		return c.w.opts.Offsets, func() {}, nil
+	}
+	own, release, err := c.w.opts.TopicOffsets(ctx, topic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("offsets.storage.topic %s: %w", topic, err)
+	}
+	return store.ConnectorOffsets{Own: own, Worker: c.w.opts.Offsets}, release, nil
+}
+
 func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32, cfg map[string]string) error {
 	key, value, err := c.converters()
 	if err != nil {
@@ -576,10 +592,13 @@ func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32,
 		}
 		return t.Run(ctx)
 	}
-	if sync := c.w.opts.SyncOffsets; sync != nil {
-		if err := sync(ctx); err != nil {
-			return fmt.Errorf("read offsets: %w", err)
-		}
+	offs, release, err := c.offsets(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := offs.ReadToEnd(ctx); err != nil {
+		return fmt.Errorf("read offsets: %w", err)
 	}
 	producer, err := kafka.NewProducer(c.w.opts.Bootstrap, "connector-producer-"+clientID, wc.Producer)
 	if err != nil {
@@ -587,7 +606,7 @@ func (c *connector) runTask(ctx context.Context, proc *plugin.Process, id int32,
 	}
 	t := &task.Source{
 		Connector: c.name, TaskID: id, Class: c.class.Spec.Class, Config: cfg,
-		Client: proc.Source, Producer: producer, Offsets: c.w.opts.Offsets, Key: key, Value: value, Header: header,
+		Client: proc.Source, Producer: producer, Offsets: offs, Key: key, Value: value, Header: header,
 		FlushInterval: wc.FlushInterval, FlushTimeout: wc.FlushTimeout, MaxBatch: maxBatch, Log: log,
 	}
 	runErr := t.Run(ctx)

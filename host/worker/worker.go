@@ -14,7 +14,6 @@ import (
 	"github.com/ferry-connect/ferry/host/config"
 	"github.com/ferry-connect/ferry/host/plugin"
 	"github.com/ferry-connect/ferry/host/store"
-	"github.com/ferry-connect/ferry/host/task"
 )
 
 // GCFloor is the heap below which the worker's garbage collector is held
@@ -36,14 +35,15 @@ type Options struct {
 	Config    *config.Worker
 	Bootstrap string
 	// ID is the worker id reported in statuses (host:port).
-	ID      string
-	Launch  *plugin.Launcher
-	Offsets task.OffsetStore
-	// SyncOffsets, if set, brings Offsets up to date before a source
-	// task reads its offsets: in distributed mode another worker may have
-	// run the task last.
-	SyncOffsets func(context.Context) error
-	Statuses    StatusStore
+	ID     string
+	Launch *plugin.Launcher
+	// Offsets is read to its end before a source task reads its offsets:
+	// in distributed mode another worker may have run the task last.
+	Offsets store.OffsetStore
+	// TopicOffsets, if set, opens the offsets topic a source connector
+	// names in offsets.storage.topic (distributed mode); release closes it.
+	TopicOffsets func(ctx context.Context, topic string) (offs store.OffsetStore, release func(), err error)
+	Statuses     StatusStore
 	// TaskConfigs receives the task configs each running connector
 	// produces (with task.class, and topics for sinks), each time they
 	// change.

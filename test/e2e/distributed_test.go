@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-connect/ferry/host/kafka"
+	"github.com/ferry-connect/ferry/host/store"
 )
 
 // cluster is a group of `ferry distributed` workers on one broker: Apache
@@ -554,4 +558,29 @@ func TestDistributedConfigTopicMismatch(t *testing.T) {
 	c.workers[odd].stop()
 	c.workers[odd] = nil
 	c.settled(2, 60*time.Second, "vsource")
+}
+
+// TestDistributedConnectorOffsetsTopic runs a source with an
+// offsets.storage.topic of its own: its offsets land there.
+func TestDistributedConnectorOffsetsTopic(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	own := "own-offsets-" + uniqueTopic(t)
+	if code := c.workers[0].call("POST", "/connectors", map[string]any{"name": "vsource", "config": map[string]string{
+		"connector.class": "VerifiableSource", "tasks.max": "2", "topic": uniqueTopic(t), "throughput": "50",
+		"offsets.storage.topic": own,
+	}}, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	c.settled(2, 60*time.Second, "vsource")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offs, err := store.OpenKafkaOffsets(ctx, store.KafkaOptions{Bootstrap: c.bootstrap, ClientID: "e2e"}, kafka.TopicSpec{Name: own, Partitions: 1, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offs.Close()
+	waitFor(t, 30*time.Second, "both tasks' offsets in the connector's own topic", func() bool {
+		offs.ReadToEnd(ctx)
+		return len(offs.Get("vsource")) == 2
+	})
 }

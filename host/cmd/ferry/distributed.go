@@ -67,7 +67,16 @@ func distributed(ctx context.Context, log hclog.Logger, workerFile string) error
 	// it; nothing runs before the herder's Run starts, below.
 	var h *herder.Distributed
 	w := worker.New(worker.Options{
-		Config: wc, Bootstrap: n.bootstrap, ID: workerID, Launch: n.launcher, Offsets: offs, SyncOffsets: offs.ReadToEnd,
+		Config: wc, Bootstrap: n.bootstrap, ID: workerID, Launch: n.launcher, Offsets: offs,
+		TopicOffsets: func(ctx context.Context, topic string) (store.OffsetStore, func(), error) {
+			spec := topicSpec(dc.Offsets, false)
+			spec.Name = topic
+			s, err := store.OpenKafkaOffsets(ctx, opts, spec)
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, s.Close, nil
+		},
 		Statuses: statuses, TaskConfigs: func(name string, c []map[string]string) { h.TaskConfigs(name, c) }, Log: log.Named("worker"),
 	})
 	h, err = herder.NewDistributed(herder.DistributedOptions{
