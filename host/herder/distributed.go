@@ -163,7 +163,7 @@ func notify(c chan struct{}) {
 // the leader assigns (and, when it leads, assigns), heartbeats, and
 // follows the config topic, until ctx ends; then it stops this worker's
 // connectors and leaves the group.
-func (h *Distributed) Run(ctx context.Context) error {
+func (h *Distributed) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -193,7 +193,6 @@ func (h *Distributed) Run(ctx context.Context) error {
 			h.opts.Log.Info("rejoining the group", "reason", err)
 		}
 	}
-	return nil
 }
 
 // leave stops everything this worker runs, then leaves the group, so its
