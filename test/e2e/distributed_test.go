@@ -208,6 +208,26 @@ func balanced(placement map[string]string, workers int) bool {
 	return true
 }
 
+// dump, when FERRY_TEST_DUMP names a directory, has each live worker
+// print its goroutines to its log (SIGQUIT ends it) and copies the
+// cluster's directory (logs, data) there, for a failure to be read after
+// the test's cleanup removed it.
+func (c *cluster) dump() {
+	to := os.Getenv("FERRY_TEST_DUMP")
+	if to == "" {
+		return
+	}
+	for _, w := range c.workers {
+		if w != nil {
+			w.cmd.Process.Signal(syscall.SIGQUIT)
+		}
+	}
+	time.Sleep(time.Second)
+	if err := exec.Command("cp", "-r", c.dir, to).Run(); err != nil {
+		c.t.Logf("FERRY_TEST_DUMP: copy %s to %s: %v", c.dir, to, err)
+	}
+}
+
 // liveCount is the number of running workers.
 func (c *cluster) liveCount() int {
 	n := 0
@@ -231,15 +251,7 @@ func (c *cluster) settled(ntasks int, timeout time.Duration, names ...string) ma
 				c.any(-1).call("GET", "/connectors/"+name+"/status", nil, &st)
 				c.t.Logf("status of %s: %s", name, st)
 			}
-			if os.Getenv("FERRY_TEST_DUMP") != "" {
-				for _, w := range c.workers {
-					if w != nil {
-						w.cmd.Process.Signal(syscall.SIGQUIT)
-					}
-				}
-				time.Sleep(time.Second)
-				exec.Command("cp", "-r", c.dir, os.Getenv("FERRY_TEST_DUMP")).Run()
-			}
+			c.dump()
 		}
 	}()
 	waitFor(c.t, timeout, strings.Join(names, ",")+" settled over the workers", func() bool {
@@ -528,8 +540,8 @@ func TestDistributedFilePipelineKills(t *testing.T) {
 	}
 	<-done
 	defer func() {
-		if t.Failed() && os.Getenv("FERRY_TEST_DUMP") != "" {
-			exec.Command("cp", "-r", c.dir, os.Getenv("FERRY_TEST_DUMP")).Run()
+		if t.Failed() {
+			c.dump()
 		}
 	}()
 	checkArrived(t, p.Out, n, 2*time.Minute)
