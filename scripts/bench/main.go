@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&o.connect, "connect", "", "Apache Kafka Connect lib directory (scripts/bench/kafka-connect fetches it); empty skips Kafka Connect")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report")
 	flag.IntVar(&o.flushMS, "flush-ms", 100, "offset.flush.interval.ms of the measured workers (both Ferry and Kafka Connect); progress is seen at this granularity")
-	only := flag.String("only", "", "comma-separated groups to measure besides the ceiling: source, sink, boundary, file, distributed (default all); the report then holds only those")
+	only := flag.String("only", "", "comma-separated groups to measure besides the ceiling: source, sink, boundary, file, distributed, cluster (default all); the report then holds only those")
 	flag.Parse()
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -207,6 +207,37 @@ func run(o options) error {
 		rep.add("Ferry standalone file → Kafka → file, "+conv.name, s)
 		rep.add("Ferry distributed (one worker) file → Kafka → file, "+conv.name, d)
 		rep.ratio("file → file records/s, distributed / standalone, "+conv.name, ratios, 0.9)
+	}
+	if o.wants("cluster") && o.connect != "" {
+		for _, m := range []struct {
+			name    string
+			measure func(options, kind, int) (time.Duration, error)
+		}{
+			{"failover: kill -9 of the worker running a source → its next record in Kafka (2 workers)", failover},
+			{"rebalance on join: a 2nd worker starts → the 6 one-task sources all RUNNING, some on it", joinRebalance},
+		} {
+			var ferry, kc []time.Duration
+			for i := range o.runs {
+				// Alternate which goes first, as the other pairs do.
+				order := []kind{connectKind, ferryKind}
+				if i%2 == 1 {
+					order = []kind{ferryKind, connectKind}
+				}
+				for _, k := range order {
+					d, err := m.measure(o, k, i)
+					if err != nil {
+						return fmt.Errorf("%s: %w", m.name, err)
+					}
+					fmt.Fprintf(os.Stderr, "  %s %s run %d: %s\n", m.name, k.name, i+1, d.Round(time.Millisecond))
+					if k.name == ferryKind.name {
+						ferry = append(ferry, d)
+					} else {
+						kc = append(kc, d)
+					}
+				}
+			}
+			rep.timing(m.name, ferry, kc)
+		}
 	}
 	md := rep.markdown()
 	fmt.Print(md)

@@ -58,6 +58,14 @@ func ferryRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd
 	return exec.Command(bin, append([]string{"standalone", worker}, connectors...)...), nil
 }
 
+// groupProps are the settings of a distributed group of its own: group.id
+// and internal topics named after group, unreplicated.
+func groupProps(group string) string {
+	return fmt.Sprintf("group.id=%s\nconfig.storage.topic=%s-configs\noffset.storage.topic=%s-offsets\nstatus.storage.topic=%s-status\n"+
+		"config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n"+
+		"offset.storage.partitions=5\nstatus.storage.partitions=3\n", group, group, group, group)
+}
+
 // ferryDistributedRunner runs one `ferry distributed` worker, a group of
 // its own on fresh internal topics, and creates the connectors through its
 // REST API once it answers (a distributed worker takes no connector
@@ -75,11 +83,8 @@ func ferryDistributedRunner(o options, dir, worker string, connectors ...string)
 	if err != nil {
 		return nil, err
 	}
-	group := filepath.Base(dir)
-	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\nferry.allowed.paths=%s\nlisteners=http://%s\ngroup.id=%s\n"+
-		"config.storage.topic=%s-configs\noffset.storage.topic=%s-offsets\nstatus.storage.topic=%s-status\n"+
-		"config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n",
-		plugins, filepath.Join(dir, "data"), o.work, addr, group, group, group, group)
+	fmt.Fprintf(f, "plugin.path=%s\nferry.admin.listener=\nferry.data.dir=%s\nferry.allowed.paths=%s\nlisteners=http://%s\n%s",
+		plugins, filepath.Join(dir, "data"), o.work, addr, groupProps(filepath.Base(dir)))
 	f.Close()
 	configs, err := config.LoadConnectors(connectors)
 	if err != nil {
@@ -108,6 +113,12 @@ func ferryDistributedRunner(o options, dir, worker string, connectors ...string)
 }
 
 func connectRunner(o options, dir, worker string, connectors ...string) (*exec.Cmd, error) {
+	return javaConnect(o, dir, worker, "org.apache.kafka.connect.cli.ConnectStandalone", connectors...)
+}
+
+// javaConnect makes the command that runs Kafka Connect's main class
+// (ConnectStandalone or ConnectDistributed) on worker.
+func javaConnect(o options, dir, worker, main string, connectors ...string) (*exec.Cmd, error) {
 	empty := filepath.Join(dir, "no-plugins")
 	os.MkdirAll(empty, 0o755)
 	f, err := os.OpenFile(worker, os.O_APPEND|os.O_WRONLY, 0)
@@ -119,7 +130,7 @@ func connectRunner(o options, dir, worker string, connectors ...string) (*exec.C
 	f.Close()
 	logCfg := filepath.Join(dir, "log4j2.properties")
 	os.WriteFile(logCfg, []byte("appender.console.type=Console\nappender.console.name=STDOUT\nappender.console.layout.type=PatternLayout\nappender.console.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=WARN\nrootLogger.appenderRef.stdout.ref=STDOUT\n"), 0o644)
-	args := []string{"-Dlog4j2.configurationFile=" + logCfg, "-cp", filepath.Join(o.connect, "*"), "org.apache.kafka.connect.cli.ConnectStandalone", worker}
+	args := []string{"-Dlog4j2.configurationFile=" + logCfg, "-cp", filepath.Join(o.connect, "*"), main, worker}
 	return exec.Command("java", append(args, connectors...)...), nil
 }
 

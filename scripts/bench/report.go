@@ -23,6 +23,24 @@ type report struct {
 	rows        []row
 	comparisons []string
 	ratios      []string
+	timings     []string
+}
+
+// timing records a time measured for Ferry and Kafka Connect in runs made
+// back to back: their medians and the median of the runs' ratios.
+func (r *report) timing(name string, ferry, kc []time.Duration) {
+	ratios := make([]float64, len(ferry))
+	for i := range ferry {
+		ratios[i] = ferry[i].Seconds() / kc[i].Seconds()
+	}
+	med := func(ds []time.Duration) time.Duration { s := slices.Sorted(slices.Values(ds)); return s[len(s)/2] }
+	sorted := slices.Sorted(slices.Values(ratios))
+	verdict := "holds"
+	if sorted[len(sorted)/2] > 1 {
+		verdict = "misses"
+	}
+	r.timings = append(r.timings, fmt.Sprintf("| %s | %.1f | %.1f | %.2f | %.2f–%.2f | %s |", name,
+		med(ferry).Seconds(), med(kc).Seconds(), sorted[len(sorted)/2], sorted[0], sorted[len(sorted)-1], verdict))
 }
 
 // ratio records the median of paired runs' ratios against a target (0:
@@ -87,6 +105,14 @@ func (r *report) markdown() string {
 		b.WriteString("| converter | records/s (Ferry / KC) | wall time (KC / Ferry) | CPU s (KC / Ferry) | peak RSS (Ferry / KC; target ≤ 0.1) |\n|---|---:|---:|---:|---:|\n")
 		for _, c := range r.comparisons {
 			b.WriteString(c + "\n")
+		}
+	}
+	if len(r.timings) > 0 {
+		b.WriteString("\nDistributed mode, Ferry against Kafka Connect (groups of their own on the same broker; " +
+			strings.ReplaceAll(strings.TrimSpace(groupTimings), "\n", ", ") + "; target: Ferry no slower):\n\n")
+		b.WriteString("| time | Ferry s | Kafka Connect s | Ferry / KC | range | |\n|---|---:|---:|---:|---:|---|\n")
+		for _, t := range r.timings {
+			b.WriteString(t + "\n")
 		}
 	}
 	b.WriteString(`
