@@ -92,6 +92,23 @@ func (c *connector) assign(spec Spec) {
 	}
 }
 
+// gaveUp reports whether the supervisor of a started connector has ended
+// on its own: its restarts are spent.
+func (c *connector) gaveUp() bool {
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
+	if c.target != store.Started || done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (c *connector) share() share {
 	c.mu.Lock()
 	defer c.mu.Unlock()

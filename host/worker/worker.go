@@ -109,12 +109,13 @@ func (w *Worker) Start(spec Spec) error {
 // connector already with the same config, class and target state, the
 // change is made in place: tasks that stay, with the same configs, keep
 // running, and so does the connector instance if it stays. Otherwise it
-// is Start.
+// is Start, as it is for a connector whose restarts are spent (FAILED): a
+// new share is a fresh start, as a task moved to another worker is.
 func (w *Worker) Assign(spec Spec) error {
 	w.mu.Lock()
 	c := w.connectors[spec.Connector.Name]
 	w.mu.Unlock()
-	if c != nil && c.sameRun(spec) {
+	if c != nil && c.sameRun(spec) && !c.gaveUp() {
 		c.assign(spec)
 		return nil
 	}
