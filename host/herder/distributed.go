@@ -748,18 +748,9 @@ func (h *Distributed) Create(ctx context.Context, cfg map[string]string, target 
 	if leader, url := h.leadership(ctx); !leader {
 		return forward(ctx, url, func() (*Info, error) { return h.opts.Forward.Create(ctx, url, cfg, target) })
 	}
-	_, parsed, err := h.Validate(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.locks.lock(ctx, parsed.Name); err != nil {
-		return nil, err
-	}
-	defer h.locks.unlock(parsed.Name)
-	if _, exists := h.opts.Configs.Get(parsed.Name); exists {
-		return nil, fmt.Errorf("connector %s %w", parsed.Name, ErrExists)
-	}
-	return h.store(ctx, parsed, target)
+	return createNew(ctx, &h.plugins, &h.locks, h.opts.Configs, cfg, func(_ *plugin.Class, parsed *config.Connector) (*Info, error) {
+		return h.store(ctx, parsed, target)
+	})
 }
 
 // store writes a connector's config (with its target state first, when

@@ -122,18 +122,29 @@ func (h *Standalone) run(parsed *config.Connector, class *plugin.Class, target s
 
 // Create validates and starts a connector in target state.
 func (h *Standalone) Create(ctx context.Context, cfg map[string]string, target store.TargetState) (*Info, error) {
-	class, parsed, err := h.Validate(ctx, cfg)
+	return createNew(ctx, &h.plugins, &h.locks, h.opts.Configs, cfg, func(class *plugin.Class, parsed *config.Connector) (*Info, error) {
+		return h.install(parsed, class, target)
+	})
+}
+
+// createNew is both herders' create: it validates cfg, takes the name's
+// lock and, unless configs holds the name (ErrExists), has install store
+// and run it with the lock held.
+func createNew(ctx context.Context, p *plugins, locks *nameLocks, configs interface {
+	Get(name string) (store.Connector, bool)
+}, cfg map[string]string, install func(*plugin.Class, *config.Connector) (*Info, error)) (*Info, error) {
+	class, parsed, err := p.Validate(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.locks.lock(ctx, parsed.Name); err != nil {
+	if err := locks.lock(ctx, parsed.Name); err != nil {
 		return nil, err
 	}
-	defer h.locks.unlock(parsed.Name)
-	if _, exists := h.opts.Configs.Get(parsed.Name); exists {
+	defer locks.unlock(parsed.Name)
+	if _, exists := configs.Get(parsed.Name); exists {
 		return nil, fmt.Errorf("connector %s %w", parsed.Name, ErrExists)
 	}
-	return h.install(parsed, class, target)
+	return install(class, parsed)
 }
 
 // Put creates or replaces a connector's config; created says which. An
