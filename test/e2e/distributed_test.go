@@ -512,6 +512,12 @@ func TestDistributedStateSurvivesRestart(t *testing.T) {
 // (each comes back at once): no line is lost; the duplicates (lines
 // replayed after a kill, which at-least-once delivery allows) are counted.
 func TestDistributedFilePipelineKills(t *testing.T) {
+	if os.Getenv("FERRY_TEST_BOOTSTRAP") == "" {
+		// kfake keeps a killed member in its group for the whole
+		// rebalance timeout, and ten kills in a row have stalled the
+		// sink's consumer group past the test's limit (see testing.md).
+		t.Skip("the kill test runs on Apache Kafka (make test-kafka)")
+	}
 	c := startCluster(t, 3, map[string]string{"scheduled.rebalance.max.delay.ms": "0"})
 	p := pipeline(t, c.dir)
 	for _, cfg := range []map[string]string{
